@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 
@@ -89,7 +90,7 @@ func Parse(r io.Reader) (*Catalog, error) {
 	owner := make(map[string]string) // domain → platform id
 	for i, p := range c.platforms {
 		if !isLabel(p.ID) {
-			return nil, fmt.Errorf("platform %d: id %q: want lower-case letters, digits and '-'", i+1, p.ID)
+			return nil, fmt.Errorf("platform %d: id %q: want lower-case letters, digits and '-', starting with a letter", i+1, p.ID)
 		}
 		if p.Name == "" {
 			return nil, fmt.Errorf("platform %s: name is missing", p.ID)
@@ -126,7 +127,8 @@ func Parse(r io.Reader) (*Catalog, error) {
 	}
 	// A domain inside another platform's domain would make one platform's
 	// block silently take part of another's.
-	for d, id := range owner {
+	for _, d := range slices.Sorted(maps.Keys(owner)) {
+		id := owner[d]
 		for parent := parentOf(d); parent != ""; parent = parentOf(parent) {
 			if o, ok := owner[parent]; ok && o != id {
 				return nil, fmt.Errorf("platform %s: domain %q lies inside %q of %s", id, d, parent, o)
@@ -216,8 +218,7 @@ func CheckDomain(d string) error {
 		if l[0] == '-' || l[len(l)-1] == '-' {
 			return fmt.Errorf("domain %q: a label may not start or end with '-'", d)
 		}
-		for i := 0; i < len(l); i++ {
-			ch := l[i]
+		for _, ch := range l { // by rune, so the error names the character written
 			ok := ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_'
 			if !ok {
 				return fmt.Errorf("domain %q: %q is not allowed in a name (for an international name, write its xn-- form)", d, string(ch))
@@ -227,8 +228,11 @@ func CheckDomain(d string) error {
 	return nil
 }
 
+// isLabel reports whether s can be a platform id or alias: lower-case
+// letters, digits and '-', starting with a letter (so that it can never be
+// mistaken for a command-line flag) and not ending with '-'.
 func isLabel(s string) bool {
-	if s == "" || len(s) > 63 {
+	if s == "" || len(s) > 63 || s[0] < 'a' || s[0] > 'z' || s[len(s)-1] == '-' {
 		return false
 	}
 	return !slices.ContainsFunc([]byte(s), func(ch byte) bool {
