@@ -1,0 +1,467 @@
+// Package config reads and checks nocontact's TOML file.
+//
+// The file is a request, not the rules in force: it says what the person
+// asked for (which platforms, which extra domains, where to listen). The
+// daemon compares it with the active pact and decides what applies now and
+// what waits for the cooldown, so nothing here enforces anything. What this
+// package owns is that a request means exactly one thing: the file is decoded
+// strictly (an unknown key is an error, not silence), every value is checked
+// once at load with an error that names the file, the line, the key and the
+// fix, and the derived fields are filled so that no other package parses
+// these strings again.
+//
+// Defaults live in one function, defaults; each section has one validate
+// method. It must not touch the network or the system: "system" upstreams
+// are found elsewhere, and no name is ever looked up here.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/nocontact/nocontact/dnsfilter/catalog"
+)
+
+// Config is the whole file. The fields tagged toml:"-" are derived by Parse
+// from the ones beside them; the others keep what the file asked for, with
+// the cleaning each one documents.
+type Config struct {
+	Pact Pact `toml:"pact"`
+	DNS  DNS  `toml:"dns"`
+}
+
+// Pact is the [pact] table: what to block.
+type Pact struct {
+	// Block names the platforms to block: catalog ids or aliases, in any
+	// case, or "all" for every social, messaging and dating platform.
+	// Default ["all"] when the key is missing; an explicit [] blocks nothing
+	// from the catalog (Domains may still block something).
+	Block []string `toml:"block"`
+	// Domains are extra domains to block, each with all its subdomains.
+	// Stored trimmed, lower-case, without a trailing dot and without
+	// duplicates. Default [].
+	Domains []string `toml:"domains"`
+	// Allow lists domains that stay reachable even inside a blocked
+	// platform, each with its subdomains; cleaned like Domains. Default [].
+	Allow []string `toml:"allow"`
+
+	// Platforms is Block resolved by the catalog: platform ids in catalog
+	// order, without duplicates. Never nil.
+	Platforms []string `toml:"-"`
+}
+
+// DNS is the [dns] table: where the filter listens and whom it asks.
+type DNS struct {
+	// Listen lists the addresses to serve DNS on, each an IP address and a
+	// port ("127.0.0.1:53", "[::1]:53"; port 0 picks a free port, for
+	// tests). Default ["127.0.0.1:53", "[::1]:53"]; an empty list is an
+	// error.
+	Listen []string `toml:"listen"`
+	// Upstreams lists the resolvers asked for names that are not blocked,
+	// tried in order: "system" (the resolvers the system used before
+	// nocontact), an IP address (port 53) or "IP:port" ("[v6]:port").
+	// Default ["system"]; an empty list is an error.
+	Upstreams []string `toml:"upstreams"`
+	// LANClients lists the networks (CIDR, or a single address) whose
+	// devices may use the filter besides this machine's loopback. Default
+	// [].
+	LANClients []string `toml:"lan_clients"`
+
+	// ListenAddrs is Listen parsed, in order. Never nil.
+	ListenAddrs []netip.AddrPort `toml:"-"`
+	// UpstreamAddrs is Upstreams parsed, in order. Never nil.
+	UpstreamAddrs []Upstream `toml:"-"`
+	// LANPrefixes is LANClients parsed and masked ("192.168.1.7/24" becomes
+	// 192.168.1.0/24, a bare address a /32 or /128), in order. Never nil.
+	LANPrefixes []netip.Prefix `toml:"-"`
+}
+
+// Upstream is one resolver from [dns] upstreams.
+type Upstream struct {
+	// System means the resolvers the system used before nocontact took over
+	// its DNS; the daemon finds them, this package does not.
+	System bool
+	// Addr is the resolver of a plain IP upstream; its port is 53 when the
+	// file did not give one. Zero when System is set.
+	Addr netip.AddrPort
+}
+
+// String gives the upstream back as a file would write it: "system" or the
+// address with its port.
+func (u Upstream) String() string {
+	if u.System {
+		return system
+	}
+	return u.Addr.String()
+}
+
+// system is the upstream word for the resolvers the system used.
+const system = "system"
+
+// maxSize bounds the file: a config is a few hundred bytes, and anything
+// much bigger is the wrong file.
+const maxSize = 1 << 20
+
+// defaults is the one place that says what a missing key means. Parse
+// decodes the file over it, so a key the file does not set keeps its value
+// here. It returns fresh slices on every call.
+func defaults() *Config {
+	return &Config{
+		Pact: Pact{
+			Block:   []string{catalog.All},
+			Domains: []string{},
+			Allow:   []string{},
+		},
+		DNS: DNS{
+			Listen:     []string{"127.0.0.1:53", "[::1]:53"},
+			Upstreams:  []string{system},
+			LANClients: []string{},
+		},
+	}
+}
+
+// Default returns the config an empty file gives, validated and with its
+// derived fields filled.
+func Default(cat *catalog.Catalog) *Config {
+	c := defaults()
+	if err := c.validate(cat, where{file: "defaults"}); err != nil {
+		// The defaults are constants and a test parses them; this only
+		// happens if someone breaks them.
+		panic("config: the defaults do not validate: " + err.Error())
+	}
+	return c
+}
+
+// Load reads the file at path; see Parse. A missing file is an error that
+// matches fs.ErrNotExist.
+func Load(path string, cat *catalog.Catalog) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return Parse(f, path, cat)
+}
+
+// Parse reads a config file from r, checks it and fills the derived fields.
+// name is the file's name as errors should show it. cat resolves the block
+// list and must not be nil.
+//
+// Every error names the file, the line when it can be found, and the key,
+// and says what to write instead. An unknown platform wraps
+// catalog.ErrUnknownPlatform; a TOML syntax error wraps toml.ParseError.
+func Parse(r io.Reader, name string, cat *catalog.Catalog) (*Config, error) {
+	if name == "" {
+		name = "config"
+	}
+	if cat == nil {
+		return nil, errors.New("config: no platform catalog to resolve the block list")
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(data) > maxSize {
+		return nil, fmt.Errorf("%s: the file is larger than %d bytes; is it the right file?", name, maxSize)
+	}
+	text := string(data)
+
+	// First decode into plain maps: it catches syntax errors and gives every
+	// key, so unknown keys and wrong types are reported with their line
+	// before the typed decode could fail with a message about Go types.
+	var raw map[string]any
+	md, err := toml.Decode(text, &raw)
+	if err != nil {
+		return nil, syntaxError(name, text, err)
+	}
+	w := where{file: name, lines: scanKeyLines(text)}
+	if err := checkKeys(md, raw, w, configType); err != nil {
+		return nil, err
+	}
+
+	c := defaults()
+	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(c); err != nil {
+		// checkKeys has seen every key and type, so this is not expected.
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := c.validate(cat, w); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// validate checks each section and fills the derived fields. A new section
+// adds one line here.
+func (c *Config) validate(cat *catalog.Catalog, w where) error {
+	if err := c.Pact.validate(cat, w); err != nil {
+		return err
+	}
+	if err := c.DNS.validate(w); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (p *Pact) validate(cat *catalog.Catalog, w where) error {
+	p.Block = nonNil(p.Block)
+	// Resolve each entry alone first, to point at the line of the bad one.
+	for i, n := range p.Block {
+		if _, err := cat.Resolve([]string{n}); err != nil {
+			return w.entryErr("pact.block", i, err)
+		}
+	}
+	ids, err := cat.Resolve(p.Block)
+	if err != nil {
+		return w.err("pact.block", err)
+	}
+	p.Platforms = nonNil(ids)
+
+	if p.Domains, err = cleanDomains(p.Domains, "pact.domains", w); err != nil {
+		return err
+	}
+	if p.Allow, err = cleanDomains(p.Allow, "pact.allow", w); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (d *DNS) validate(w where) error {
+	d.Listen = nonNil(d.Listen)
+	d.Upstreams = nonNil(d.Upstreams)
+	d.LANClients = nonNil(d.LANClients)
+
+	if len(d.Listen) == 0 {
+		return w.errorf("dns.listen", `the list is empty, but nocontact must listen somewhere: write listen = ["127.0.0.1:53", "[::1]:53"]`)
+	}
+	d.ListenAddrs = make([]netip.AddrPort, 0, len(d.Listen))
+	for i, s := range d.Listen {
+		ap, err := parseListen(s)
+		if err != nil {
+			return w.entryErr("dns.listen", i, err)
+		}
+		if slices.Contains(d.ListenAddrs, ap) {
+			return w.entryErrorf("dns.listen", i, "%q is listed twice: remove one", s)
+		}
+		d.ListenAddrs = append(d.ListenAddrs, ap)
+	}
+
+	if len(d.Upstreams) == 0 {
+		return w.errorf("dns.upstreams", `the list is empty, but nocontact needs a resolver to ask: write upstreams = ["system"]`)
+	}
+	d.UpstreamAddrs = make([]Upstream, 0, len(d.Upstreams))
+	for i, s := range d.Upstreams {
+		u, err := parseUpstream(s)
+		if err != nil {
+			return w.entryErr("dns.upstreams", i, err)
+		}
+		// Asking itself would send every query round in a circle.
+		if !u.System && slices.Contains(d.ListenAddrs, u.Addr) {
+			return w.entryErrorf("dns.upstreams", i, "%q is where nocontact itself listens: use \"system\" or another resolver", s)
+		}
+		if !slices.Contains(d.UpstreamAddrs, u) {
+			d.UpstreamAddrs = append(d.UpstreamAddrs, u)
+		}
+	}
+
+	d.LANPrefixes = make([]netip.Prefix, 0, len(d.LANClients))
+	for i, s := range d.LANClients {
+		p, err := parseLANClient(s)
+		if err != nil {
+			return w.entryErr("dns.lan_clients", i, err)
+		}
+		if !slices.Contains(d.LANPrefixes, p) {
+			d.LANPrefixes = append(d.LANPrefixes, p)
+		}
+	}
+	return nil
+}
+
+// cleanDomains cleans each entry of a domain list (see cleanDomain) and
+// drops duplicates, keeping the first.
+func cleanDomains(list []string, key string, w where) ([]string, error) {
+	out := make([]string, 0, len(list))
+	for i, s := range list {
+		d, err := cleanDomain(s)
+		if err != nil {
+			return nil, w.entryErr(key, i, err)
+		}
+		if !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// cleanDomain turns a domain as a person may write it (spaces, capitals, a
+// trailing dot) into the form the filter matches, or says what to write
+// instead of a wildcard, a web address or an IP address.
+func cleanDomain(s string) (string, error) {
+	d := strings.ToLower(strings.TrimSpace(s))
+	d = strings.TrimSuffix(d, ".")
+	if strings.Contains(d, "://") || strings.ContainsAny(d, "/?#") {
+		if h := hostOf(d); h != "" {
+			return "", fmt.Errorf("%q: write just the domain, %q (it covers the whole site)", s, h)
+		}
+		return "", fmt.Errorf("%q: write just the domain, like \"example.com\"", s)
+	}
+	if rest, ok := strings.CutPrefix(d, "*."); ok && catalog.CheckDomain(rest) == nil {
+		return "", fmt.Errorf("%q: write %q: it already covers every subdomain", s, rest)
+	}
+	if strings.Contains(d, "*") {
+		return "", fmt.Errorf("%q: leave out the '*': a domain already covers every subdomain", s)
+	}
+	if h, port, err := net.SplitHostPort(d); err == nil && port != "" && catalog.CheckDomain(h) == nil {
+		return "", fmt.Errorf("%q: write the domain without the port, %q", s, h)
+	}
+	if _, err := netip.ParseAddr(d); err == nil {
+		return "", fmt.Errorf("%q is an IP address, but nocontact blocks names: write the site's domain, like \"example.com\"", s)
+	}
+	if err := catalog.CheckDomain(d); err != nil {
+		return "", err
+	}
+	return d, nil
+}
+
+// hostOf finds the domain in a web address, without a "www." (the domain
+// covers it anyway), or returns "" when there is no valid one.
+func hostOf(addr string) string {
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	u, err := url.Parse(addr)
+	if err != nil {
+		return ""
+	}
+	h := strings.TrimSuffix(u.Hostname(), ".")
+	if rest, ok := strings.CutPrefix(h, "www."); ok && catalog.CheckDomain(rest) == nil {
+		h = rest
+	}
+	if catalog.CheckDomain(h) != nil {
+		return ""
+	}
+	if _, err := netip.ParseAddr(h); err == nil {
+		return ""
+	}
+	return h
+}
+
+// parseListen reads one [dns] listen entry: an IP address and a port.
+func parseListen(s string) (netip.AddrPort, error) {
+	t := strings.TrimSpace(s)
+	if ap, err := netip.ParseAddrPort(t); err == nil {
+		return ap, nil
+	}
+	if a, err := netip.ParseAddr(t); err == nil {
+		return netip.AddrPort{}, fmt.Errorf("%q: add a port, like %q", s, netip.AddrPortFrom(a, 53).String())
+	}
+	if host, port, err := net.SplitHostPort(t); err == nil {
+		n, perr := strconv.ParseUint(port, 10, 16)
+		if _, aerr := netip.ParseAddr(host); aerr == nil && perr != nil {
+			return netip.AddrPort{}, fmt.Errorf("%q: the port must be a number from 0 to 65535", s)
+		}
+		if perr != nil {
+			n = 53
+		}
+		like := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(n))
+		return netip.AddrPort{}, fmt.Errorf("%q: write an IP address, like %q", s, like.String())
+	}
+	return netip.AddrPort{}, fmt.Errorf("%q: want an IP address and a port, like \"127.0.0.1:53\" or \"[::1]:53\"", s)
+}
+
+// parseUpstream reads one [dns] upstreams entry.
+func parseUpstream(s string) (Upstream, error) {
+	t := strings.TrimSpace(s)
+	if strings.EqualFold(t, system) {
+		return Upstream{System: true}, nil
+	}
+	ap, err := netip.ParseAddrPort(t)
+	if err != nil {
+		if a, aerr := netip.ParseAddr(t); aerr == nil {
+			ap, err = netip.AddrPortFrom(a, 53), nil
+		}
+	}
+	switch {
+	case err == nil && ap.Port() == 0:
+		return Upstream{}, fmt.Errorf("%q: port 0 is not a port a resolver answers on: leave the port out to use 53", s)
+	case err == nil && ap.Addr().IsUnspecified():
+		return Upstream{}, fmt.Errorf("%q is not the address of a resolver: write one, like \"9.9.9.9\", or \"system\"", s)
+	case err == nil:
+		return Upstream{Addr: ap}, nil
+	case strings.Contains(t, "://"):
+		return Upstream{}, fmt.Errorf("%q: encrypted upstreams are not supported yet: write the resolver's IP address, like \"9.9.9.9\", or \"system\"", s)
+	}
+	host := t
+	if h, _, err := net.SplitHostPort(t); err == nil {
+		host = h
+	}
+	if host != "" && catalog.CheckDomain(strings.TrimSuffix(host, ".")) == nil {
+		// Looking the name up would need a resolver, which is what this
+		// entry is meant to be.
+		return Upstream{}, fmt.Errorf("%q: write the resolver's IP address, not its name, like \"9.9.9.9\", or \"system\"", s)
+	}
+	return Upstream{}, fmt.Errorf("%q: want \"system\", an IP address like \"9.9.9.9\", or an address and port like \"9.9.9.9:53\"", s)
+}
+
+// parseLANClient reads one [dns] lan_clients entry: a network in CIDR form
+// or a single address.
+func parseLANClient(s string) (netip.Prefix, error) {
+	t := strings.TrimSpace(s)
+	p, err := netip.ParsePrefix(t)
+	if err != nil {
+		a, aerr := netip.ParseAddr(t)
+		if aerr != nil {
+			return netip.Prefix{}, fmt.Errorf("%q: want a network like \"192.168.1.0/24\" or one device's address like \"192.168.1.20\"", s)
+		}
+		a = a.WithZone("")
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-(p.Addr().BitLen()-p.Addr().Unmap().BitLen())).Masked()
+	if !isLocalNetwork(p) {
+		return netip.Prefix{}, fmt.Errorf("%q reaches beyond a home or office network, and nocontact must not answer the whole internet: "+
+			"list only your own network, like \"192.168.1.0/24\" or \"fd00::/64\"", s)
+	}
+	return p, nil
+}
+
+// localNetworks are the ranges a LAN client may come from: private IPv4
+// (RFC 1918), shared address space (RFC 6598), link-local, and IPv6
+// unique-local and link-local.
+var localNetworks = [...]netip.Prefix{
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("fc00::/7"),
+	netip.MustParsePrefix("fe80::/10"),
+}
+
+// isLocalNetwork reports whether all of p lies inside one local range.
+func isLocalNetwork(p netip.Prefix) bool {
+	for _, l := range localNetworks {
+		if l.Bits() <= p.Bits() && l.Contains(p.Addr()) {
+			return true
+		}
+	}
+	return false
+}
+
+// nonNil gives an empty slice for nil, so that a config compares and prints
+// the same whether a list was empty in the file or never set.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

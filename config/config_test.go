@@ -1,0 +1,668 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/nocontact/nocontact/dnsfilter/catalog"
+)
+
+// testCatalog is fixed here so that the tests do not move with the built-in
+// catalog.
+const testCatalog = `
+[[platform]]
+id = "instagram"
+name = "Instagram"
+category = "social"
+aliases = ["ig", "insta"]
+domains = ["instagram.com", "cdninstagram.com"]
+
+[[platform]]
+id = "whatsapp"
+name = "WhatsApp"
+category = "messaging"
+domains = ["whatsapp.com", "whatsapp.net"]
+
+[[platform]]
+id = "tinder"
+name = "Tinder"
+category = "dating"
+domains = ["tinder.com", "gotinder.com"]
+
+[[platform]]
+id = "doh"
+name = "Encrypted DNS providers"
+category = "bypass"
+domains = ["dns.google"]
+`
+
+func newCatalog(t testing.TB) *catalog.Catalog {
+	t.Helper()
+	cat, err := catalog.Parse(strings.NewReader(testCatalog))
+	if err != nil {
+		t.Fatalf("test catalog: %v", err)
+	}
+	return cat
+}
+
+func parse(t testing.TB, text string) (*Config, error) {
+	t.Helper()
+	return Parse(strings.NewReader(text), "nocontact.toml", newCatalog(t))
+}
+
+// diff lists the fields where got differs from want, each with both values,
+// or returns "" when they are equal.
+func diff(want, got any) string {
+	var b strings.Builder
+	var walk func(path string, w, g reflect.Value)
+	walk = func(path string, w, g reflect.Value) {
+		if w.Kind() == reflect.Struct && w.Type().PkgPath() == reflect.TypeFor[Config]().PkgPath() {
+			for i := range w.NumField() {
+				walk(path+"."+w.Type().Field(i).Name, w.Field(i), g.Field(i))
+			}
+			return
+		}
+		if !reflect.DeepEqual(w.Interface(), g.Interface()) {
+			fmt.Fprintf(&b, "%s:\n\twant %#v\n\t got %#v\n", path, w.Interface(), g.Interface())
+		}
+	}
+	walk("Config", reflect.ValueOf(want).Elem(), reflect.ValueOf(got).Elem())
+	return b.String()
+}
+
+func TestDefaults(t *testing.T) {
+	cat := newCatalog(t)
+	want := &Config{
+		Pact: Pact{
+			Block:     []string{"all"},
+			Domains:   []string{},
+			Allow:     []string{},
+			Platforms: []string{"instagram", "whatsapp", "tinder"},
+		},
+		DNS: DNS{
+			Listen:        []string{"127.0.0.1:53", "[::1]:53"},
+			Upstreams:     []string{"system"},
+			LANClients:    []string{},
+			ListenAddrs:   []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:53"), netip.MustParseAddrPort("[::1]:53")},
+			UpstreamAddrs: []Upstream{{System: true}},
+			LANPrefixes:   []netip.Prefix{},
+		},
+	}
+	if d := diff(want, Default(cat)); d != "" {
+		t.Errorf("Default:\n%s", d)
+	}
+	for _, text := range []string{
+		"",
+		"# nothing but a comment\n",
+		"[pact]\n[dns]\n",
+		"\xef\xbb\xbf", // a byte-order mark alone
+	} {
+		t.Run(fmt.Sprintf("%q", text), func(t *testing.T) {
+			got, err := Parse(strings.NewReader(text), "nocontact.toml", cat)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if d := diff(want, got); d != "" {
+				t.Errorf("Parse:\n%s", d)
+			}
+		})
+	}
+}
+
+func TestDefaultsAreFresh(t *testing.T) {
+	cat := newCatalog(t)
+	a := Default(cat)
+	a.Pact.Block[0] = "changed"
+	a.DNS.Listen[0] = "changed"
+	if b := Default(cat); b.Pact.Block[0] != "all" || b.DNS.Listen[0] != "127.0.0.1:53" {
+		t.Errorf("changing one Default changed the next: block %q, listen %q", b.Pact.Block, b.DNS.Listen)
+	}
+}
+
+func TestParseEveryKey(t *testing.T) {
+	const text = `
+[pact]
+block = ["IG", "tinder", "instagram"]
+domains = [" Their-Blog.example.com. ", "their-blog.example.com", "other.example"]
+allow = ["help.instagram.com"]
+
+[dns]
+listen = ["127.0.0.1:0", "[::1]:5353", "192.168.1.2:53"]
+upstreams = ["System", "9.9.9.9", "1.1.1.1:5353", "2620:fe::fe", "[2620:fe::9]:853"]
+lan_clients = ["192.168.1.7/24", "10.0.0.5", "fd00::1/64", "fd00::7"]
+`
+	want := &Config{
+		Pact: Pact{
+			Block:     []string{"IG", "tinder", "instagram"},
+			Domains:   []string{"their-blog.example.com", "other.example"},
+			Allow:     []string{"help.instagram.com"},
+			Platforms: []string{"instagram", "tinder"},
+		},
+		DNS: DNS{
+			Listen:     []string{"127.0.0.1:0", "[::1]:5353", "192.168.1.2:53"},
+			Upstreams:  []string{"System", "9.9.9.9", "1.1.1.1:5353", "2620:fe::fe", "[2620:fe::9]:853"},
+			LANClients: []string{"192.168.1.7/24", "10.0.0.5", "fd00::1/64", "fd00::7"},
+			ListenAddrs: []netip.AddrPort{
+				netip.MustParseAddrPort("127.0.0.1:0"),
+				netip.MustParseAddrPort("[::1]:5353"),
+				netip.MustParseAddrPort("192.168.1.2:53"),
+			},
+			UpstreamAddrs: []Upstream{
+				{System: true},
+				{Addr: netip.MustParseAddrPort("9.9.9.9:53")},
+				{Addr: netip.MustParseAddrPort("1.1.1.1:5353")},
+				{Addr: netip.MustParseAddrPort("[2620:fe::fe]:53")},
+				{Addr: netip.MustParseAddrPort("[2620:fe::9]:853")},
+			},
+			LANPrefixes: []netip.Prefix{
+				netip.MustParsePrefix("192.168.1.0/24"),
+				netip.MustParsePrefix("10.0.0.5/32"),
+				netip.MustParsePrefix("fd00::/64"),
+				netip.MustParsePrefix("fd00::7/128"),
+			},
+		},
+	}
+	got, err := parse(t, text)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if d := diff(want, got); d != "" {
+		t.Errorf("Parse:\n%s", d)
+	}
+}
+
+// TestParseSparse checks that each key left out keeps its default while the
+// others are read, and that an explicit empty list is not a missing key.
+func TestParseSparse(t *testing.T) {
+	tests := []struct {
+		name  string
+		text  string
+		check func(c *Config) string
+	}{
+		{"empty block blocks nothing", "[pact]\nblock = []\n", func(c *Config) string {
+			if len(c.Pact.Block) != 0 || c.Pact.Platforms == nil || len(c.Pact.Platforms) != 0 {
+				return fmt.Sprintf("want Block [] and Platforms [], got %q and %#v", c.Pact.Block, c.Pact.Platforms)
+			}
+			return ""
+		}},
+		{"dns alone keeps pact defaults", "[dns]\nlisten = [\"127.0.0.1:0\"]\n", func(c *Config) string {
+			if !slices.Equal(c.Pact.Block, []string{"all"}) || len(c.DNS.Listen) != 1 || !slices.Equal(c.DNS.Upstreams, []string{"system"}) {
+				return fmt.Sprintf("want block [all], one listen, upstreams [system]; got %q, %q, %q", c.Pact.Block, c.DNS.Listen, c.DNS.Upstreams)
+			}
+			return ""
+		}},
+		{"dotted keys", "pact.block = [\"ig\"]\ndns.listen = [\"127.0.0.1:0\"]\n", func(c *Config) string {
+			if !slices.Equal(c.Pact.Platforms, []string{"instagram"}) || len(c.DNS.ListenAddrs) != 1 {
+				return fmt.Sprintf("want platforms [instagram] and one listen address, got %q and %v", c.Pact.Platforms, c.DNS.ListenAddrs)
+			}
+			return ""
+		}},
+		{"inline table", "pact = { block = [\"whatsapp\"] }\n", func(c *Config) string {
+			if !slices.Equal(c.Pact.Platforms, []string{"whatsapp"}) {
+				return fmt.Sprintf("want platforms [whatsapp], got %q", c.Pact.Platforms)
+			}
+			return ""
+		}},
+		{"bypass named alone", "[pact]\nblock = [\"doh\"]\n", func(c *Config) string {
+			if !slices.Equal(c.Pact.Platforms, []string{"doh"}) {
+				return fmt.Sprintf("want platforms [doh], got %q", c.Pact.Platforms)
+			}
+			return ""
+		}},
+		{"all and a bypass name", "[pact]\nblock = [\"doh\", \"ALL\"]\n", func(c *Config) string {
+			if want := []string{"instagram", "whatsapp", "tinder", "doh"}; !slices.Equal(c.Pact.Platforms, want) {
+				return fmt.Sprintf("want platforms %q, got %q", want, c.Pact.Platforms)
+			}
+			return ""
+		}},
+		{"domains only", "[pact]\nblock = []\ndomains = [\"Example.COM.\"]\n", func(c *Config) string {
+			if !slices.Equal(c.Pact.Domains, []string{"example.com"}) {
+				return fmt.Sprintf("want domains [example.com], got %q", c.Pact.Domains)
+			}
+			return ""
+		}},
+		{"crlf line ends", "[dns]\r\nlisten = [\"127.0.0.1:0\"]\r\n", func(c *Config) string {
+			if len(c.DNS.ListenAddrs) != 1 {
+				return fmt.Sprintf("want one listen address, got %v", c.DNS.ListenAddrs)
+			}
+			return ""
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parse(t, tt.text)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if msg := tt.check(c); msg != "" {
+				t.Error(msg)
+			}
+		})
+	}
+}
+
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		text string
+		at   string   // the start of the message: file, line and key
+		want []string // also in the message
+	}{
+		// Unknown keys and tables.
+		{"unknown key", "[pact]\nblock = [\"all\"]\n\n# typo below\n\n\nblok = [\"ig\"]\n",
+			`nocontact.toml:7: unknown key "pact.blok"`, []string{"the keys of [pact] are block, domains, allow"}},
+		{"unknown dns key", "[dns]\nlisten = [\"127.0.0.1:0\"]\nport = 53\n",
+			`nocontact.toml:3: unknown key "dns.port"`, []string{"the keys of [dns] are listen, upstreams, lan_clients"}},
+		{"unknown table", "[pact]\n\n[dnss]\nlisten = []\n",
+			`nocontact.toml:3: unknown table [dnss]`, []string{"the tables are [pact] and [dns]"}},
+		{"unknown array table", "[[hours]]\nfrom = 1\n",
+			`nocontact.toml:1: unknown table [[hours]]`, []string{"[pact] and [dns]"}},
+		{"table in capitals", "[Pact]\nblock = []\n",
+			`nocontact.toml:1: unknown table [Pact]`, []string{"lower case, [pact]"}},
+		{"key in capitals", "[pact]\nBlock = []\n",
+			`nocontact.toml:2: unknown key "pact.Block"`, []string{"lower case, block"}},
+		{"key in the wrong table", "[dns]\nblock = [\"ig\"]\n",
+			`nocontact.toml:2: unknown key "dns.block"`, []string{"block belongs in [pact]"}},
+		{"key outside tables", "block = [\"ig\"]\n",
+			`nocontact.toml:1: unknown key "block" outside any table`, []string{"put it under [pact]"}},
+		{"unknown top-level key", "\nversion = 2\n",
+			`nocontact.toml:2: unknown key "version"`, []string{"no keys outside them"}},
+		{"unknown sub-table", "[pact]\n[pact.extra]\nx = 1\n",
+			`nocontact.toml:2: unknown key "pact.extra"`, []string{"the keys of [pact]"}},
+		{"unknown key in inline table", "pact = { block = [], blok = [] }\n",
+			`nocontact.toml:1: unknown key "pact.blok"`, nil},
+		{"unknown quoted key", "[pact]\n\"my list\" = []\n",
+			`nocontact.toml:2: unknown key "pact.\"my list\""`, nil},
+
+		// Wrong TOML types.
+		{"block is a string", "[pact]\nblock = \"instagram\"\n",
+			`nocontact.toml:2: pact.block: `, []string{`want a list in brackets: write block = ["instagram"]`}},
+		{"block is a number", "[pact]\n\nblock = 3\n",
+			`nocontact.toml:3: pact.block: `, []string{`like block = ["instagram"]`}},
+		{"listen entry without quotes", "[dns]\nlisten = [\n  \"127.0.0.1:0\",\n  53,\n]\n",
+			`nocontact.toml:4: dns.listen: `, []string{`entry 2 is the number 53 without quotes: write "53"`}},
+		{"upstreams entry is a table", "[dns]\nupstreams = [{ a = 1 }]\n",
+			`nocontact.toml:2: dns.upstreams: `, []string{"entry 1 is a table", `like upstreams = ["system"]`}},
+		{"pact is not a table", "pact = 1\n",
+			`nocontact.toml:1: pact: `, []string{"want a table", "write [pact] on a line of its own"}},
+		{"pact as array of tables", "[[pact]]\nblock = []\n",
+			`nocontact.toml:1: pact: `, []string{"want a table"}},
+		{"key made a table", "[pact.block]\nx = 1\n",
+			`nocontact.toml:1: pact.block: `, []string{"want a list in brackets"}},
+
+		// TOML syntax.
+		{"syntax: unquoted name", "[pact]\nblock = [instagram]\n",
+			`nocontact.toml:2: not valid TOML: `, []string{"put text in double quotes"}},
+		{"syntax: unquoted address", "[dns]\n\nlisten = 127.0.0.1:53\n",
+			`nocontact.toml:3: not valid TOML: `, []string{`put text in double quotes, like listen = ["127.0.0.1:53"]`}},
+		{"syntax: missing comma", "[pact]\nblock = [\"ig\" \"tinder\"]\n",
+			`nocontact.toml:2: not valid TOML: `, []string{"separate the entries of a list with commas"}},
+		{"syntax: unclosed table", "[pact\n",
+			`nocontact.toml:1: not valid TOML: `, []string{"close the table name with ']'"}},
+		{"syntax: key twice", "[pact]\nblock = []\nblock = []\n",
+			`nocontact.toml:3: not valid TOML: `, []string{"key 'pact.block' has already been defined", "keep one"}},
+		{"syntax: colon", "[pact]\nblock: [\"ig\"]\n",
+			`nocontact.toml:2: not valid TOML: `, []string{"write a key, '=' and a value"}},
+		{"syntax: after a byte-order mark", "\xef\xbb\xbf[pact]\nblock = []\n[dns\n",
+			`nocontact.toml:3: not valid TOML: `, []string{"close the table name"}},
+		{"syntax: line ends without value", "[pact]\nblock =\n",
+			`nocontact.toml:2: not valid TOML: `, []string{`write a value after '=', like block = ["instagram"]`}},
+		{"syntax: unclosed list at the end", "[pact]\nblock = [\"ig\",\n",
+			`nocontact.toml:2: not valid TOML: `, []string{"close every quote, '[' and '{'"}},
+		{"syntax: unclosed multi-line string", "[pact]\nblock = [\"\"\"\nig\n",
+			`nocontact.toml:3: not valid TOML: `, []string{"three quotes"}},
+		{"syntax: unquoted name outside lists", "[pact]\nblock = [\"ig\"]\ndomains = example.com\n",
+			`nocontact.toml:3: not valid TOML: `, []string{`like domains = ["example.com"]`}},
+		{"syntax: NUL", "\x00\x00\x00\x00",
+			`nocontact.toml:1: not valid TOML: `, []string{"UTF-8"}},
+
+		// [pact] values.
+		{"unknown platform", "[pact]\nblock = [\n  \"ig\",\n  \"instagarm\",\n]\n",
+			`nocontact.toml:4: pact.block: `, []string{`unknown platform "instagarm"`, "nocontact platforms", `"all"`}},
+		{"empty platform name", "[pact]\nblock = [\"\"]\n",
+			`nocontact.toml:2: pact.block: `, []string{`unknown platform ""`}},
+		{"wildcard domain", "[pact]\ndomains = [\"*.instagram.com\"]\n",
+			`nocontact.toml:2: pact.domains: `, []string{`"*.instagram.com": write "instagram.com": it already covers every subdomain`}},
+		{"web address", "[pact]\ndomains = [\"https://instagram.com/x\"]\n",
+			`nocontact.toml:2: pact.domains: `, []string{`write just the domain, "instagram.com"`}},
+		{"web address with www", "[pact]\ndomains = [\"https://www.Instagram.com/their.name/\"]\n",
+			`nocontact.toml:2: pact.domains: `, []string{`write just the domain, "instagram.com"`}},
+		{"address without scheme", "[pact]\nallow = [\"instagram.com/their.name\"]\n",
+			`nocontact.toml:2: pact.allow: `, []string{`write just the domain, "instagram.com"`}},
+		{"domain with a port", "[pact]\ndomains = [\"example.com:443\"]\n",
+			`nocontact.toml:2: pact.domains: `, []string{`without the port, "example.com"`}},
+		{"domain is an IP", "[pact]\ndomains = [\"157.240.1.35\"]\n",
+			`nocontact.toml:2: pact.domains: `, []string{"is an IP address", "blocks names"}},
+		{"single label", "[pact]\nallow = [\"instagram\"]\n",
+			`nocontact.toml:2: pact.allow: `, []string{"single label", `"instagram.com"`}},
+		{"empty domain", "[pact]\ndomains = [\" \"]\n",
+			`nocontact.toml:2: pact.domains: `, []string{"empty domain"}},
+		{"bad character", "[pact]\ndomains = [\"exa mple.com\"]\n",
+			`nocontact.toml:2: pact.domains: `, []string{`" " is not allowed`}},
+
+		// [dns] listen.
+		{"listen hostname", "[dns]\nlisten = [\"localhost:53\"]\n",
+			`nocontact.toml:2: dns.listen: `, []string{`"localhost:53": write an IP address, like "127.0.0.1:53"`}},
+		{"listen without port", "[dns]\nlisten = [\"::1\"]\n",
+			`nocontact.toml:2: dns.listen: `, []string{`add a port, like "[::1]:53"`}},
+		{"listen bad port", "[dns]\nlisten = [\"127.0.0.1:99999\"]\n",
+			`nocontact.toml:2: dns.listen: `, []string{"a number from 0 to 65535"}},
+		{"listen garbage", "[dns]\nlisten = [\"here\"]\n",
+			`nocontact.toml:2: dns.listen: `, []string{`want an IP address and a port, like "127.0.0.1:53"`}},
+		{"listen twice", "[dns]\nlisten = [\n\"127.0.0.1:53\",\n\"[::1]:53\",\n\" 127.0.0.1:53\",\n]\n",
+			`nocontact.toml:5: dns.listen: `, []string{"listed twice"}},
+		{"listen empty", "[dns]\nlisten = []\n",
+			`nocontact.toml:2: dns.listen: `, []string{"nocontact must listen somewhere", `listen = ["127.0.0.1:53", "[::1]:53"]`}},
+
+		// [dns] upstreams.
+		{"upstream hostname", "[dns]\nupstreams = [\"dns.quad9.net\"]\n",
+			`nocontact.toml:2: dns.upstreams: `, []string{"IP address, not its name", `"9.9.9.9"`}},
+		{"upstream hostname and port", "[dns]\nupstreams = [\"dns.quad9.net:53\"]\n",
+			`nocontact.toml:2: dns.upstreams: `, []string{"IP address, not its name"}},
+		{"upstream port 0", "[dns]\nupstreams = [\"9.9.9.9:0\"]\n",
+			`nocontact.toml:2: dns.upstreams: `, []string{"port 0", "leave the port out"}},
+		{"upstream encrypted", "[dns]\nupstreams = [\"https://dns.quad9.net/dns-query\"]\n",
+			`nocontact.toml:2: dns.upstreams: `, []string{"not supported yet"}},
+		{"upstream unspecified", "[dns]\nupstreams = [\"0.0.0.0\"]\n",
+			`nocontact.toml:2: dns.upstreams: `, []string{"not the address of a resolver"}},
+		{"upstream is itself", "[dns]\nlisten = [\"127.0.0.1:53\"]\nupstreams = [\"127.0.0.1\"]\n",
+			`nocontact.toml:3: dns.upstreams: `, []string{"where nocontact itself listens"}},
+		{"upstream garbage", "[dns]\nupstreams = [\"!\"]\n",
+			`nocontact.toml:2: dns.upstreams: `, []string{`want "system", an IP address`}},
+		{"upstreams empty", "[dns]\nupstreams = []\n",
+			`nocontact.toml:2: dns.upstreams: `, []string{`write upstreams = ["system"]`}},
+
+		// [dns] lan_clients.
+		{"lan client bad", "[dns]\nlan_clients = [\"192.168.1\"]\n",
+			`nocontact.toml:2: dns.lan_clients: `, []string{`"192.168.1": want a network like "192.168.1.0/24"`}},
+		{"lan client the whole internet", "[dns]\nlan_clients = [\"0.0.0.0/0\"]\n",
+			`nocontact.toml:2: dns.lan_clients: `, []string{"must not answer the whole internet"}},
+		{"lan client public", "[dns]\nlan_clients = [\"8.8.8.0/24\"]\n",
+			`nocontact.toml:2: dns.lan_clients: `, []string{`like "192.168.1.0/24"`}},
+		{"lan client too wide", "[dns]\nlan_clients = [\"192.0.0.0/8\"]\n",
+			`nocontact.toml:2: dns.lan_clients: `, []string{"beyond a home or office network"}},
+		{"lan client v6 global", "[dns]\nlan_clients = [\"2001:db8::/32\"]\n",
+			`nocontact.toml:2: dns.lan_clients: `, []string{"beyond a home or office network"}},
+		{"lan client bad bits", "[dns]\nlan_clients = [\"192.168.1.0/33\"]\n",
+			`nocontact.toml:2: dns.lan_clients: `, []string{`"192.168.1.0/24"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parse(t, tt.text)
+			if err == nil {
+				t.Fatalf("Parse gave no error, want one starting %q; config %+v", tt.at, c)
+			}
+			msg := err.Error()
+			t.Log(msg)
+			if !strings.HasPrefix(msg, tt.at) {
+				t.Errorf("error starts wrong:\n\twant %s…\n\t got %s", tt.at, msg)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error lacks %q:\n\t got %s", w, msg)
+				}
+			}
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error has more than one line: %q", msg)
+			}
+		})
+	}
+}
+
+func TestUnknownPlatformIs(t *testing.T) {
+	_, err := parse(t, "[pact]\nblock = [\"snapchatt\"]\n")
+	if !errors.Is(err, catalog.ErrUnknownPlatform) {
+		t.Errorf("errors.Is(%v, ErrUnknownPlatform) = false, want true", err)
+	}
+}
+
+func TestSyntaxErrorIsParseError(t *testing.T) {
+	_, err := parse(t, "[pact\n")
+	var pe toml.ParseError
+	if !errors.As(err, &pe) {
+		t.Fatalf("errors.As(%v, *toml.ParseError) = false, want true", err)
+	}
+}
+
+func TestParseNoCatalog(t *testing.T) {
+	if _, err := Parse(strings.NewReader(""), "x.toml", nil); err == nil {
+		t.Error("Parse with a nil catalog: want an error, got none")
+	}
+}
+
+func TestParseTooLarge(t *testing.T) {
+	text := "# " + strings.Repeat("x", maxSize) + "\n"
+	_, err := parse(t, text)
+	if err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("Parse of %d bytes: want an error about the size, got %v", len(text), err)
+	}
+}
+
+func TestErrorWithoutName(t *testing.T) {
+	_, err := Parse(strings.NewReader("x = 1\n"), "", newCatalog(t))
+	if err == nil || !strings.HasPrefix(err.Error(), "config:1: ") {
+		t.Errorf("want an error starting %q, got %v", "config:1: ", err)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	cat := newCatalog(t)
+	dir := t.TempDir()
+
+	_, err := Load(filepath.Join(dir, "missing.toml"), cat)
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Load of a missing file: want an error matching fs.ErrNotExist, got %v", err)
+	}
+}
+
+// TestExampleFile loads the example shipped to users, with the built-in
+// catalog as a user would.
+func TestExampleFile(t *testing.T) {
+	cat, err := catalog.Builtin()
+	if err != nil {
+		t.Fatalf("catalog.Builtin: %v", err)
+	}
+	c, err := Load(filepath.Join("..", "examples", "nocontact.toml"), cat)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	wantListen := []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:5353"), netip.MustParseAddrPort("[::1]:5353")}
+	if !slices.Equal(c.DNS.ListenAddrs, wantListen) {
+		t.Errorf("ListenAddrs:\n\twant %v\n\t got %v", wantListen, c.DNS.ListenAddrs)
+	}
+	if want := Default(cat).Pact.Platforms; !slices.Equal(c.Pact.Platforms, want) {
+		t.Errorf("Platforms:\n\twant %q\n\t got %q", want, c.Pact.Platforms)
+	}
+	if want := []Upstream{{System: true}}; !slices.Equal(c.DNS.UpstreamAddrs, want) {
+		t.Errorf("UpstreamAddrs:\n\twant %v\n\t got %v", want, c.DNS.UpstreamAddrs)
+	}
+}
+
+// TestExampleFileCommentedValues checks that the examples in the comments of
+// the example file work when a reader takes out the '#'.
+func TestExampleFileCommentedValues(t *testing.T) {
+	cat, err := catalog.Builtin()
+	if err != nil {
+		t.Fatalf("catalog.Builtin: %v", err)
+	}
+	data, err := os.ReadFile(filepath.Join("..", "examples", "nocontact.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := ""
+	for i, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "[") {
+			table = line
+		}
+		code, ok := strings.CutPrefix(line, "#   ")
+		if !ok || !strings.Contains(code, " = ") {
+			continue
+		}
+		if strings.HasPrefix(code, "block = ") {
+			// Named platforms depend on the catalog being filled in;
+			// check the syntax with a catalog-free value instead.
+			code = `block = ["all"]`
+		}
+		text := table + "\n" + code + "\n"
+		if _, err := Parse(strings.NewReader(text), fmt.Sprintf("example line %d", i+1), cat); err != nil {
+			t.Errorf("commented example %q: %v", line, err)
+		}
+	}
+}
+
+func TestUpstreamString(t *testing.T) {
+	tests := []struct {
+		u    Upstream
+		want string
+	}{
+		{Upstream{System: true}, "system"},
+		{Upstream{Addr: netip.MustParseAddrPort("9.9.9.9:53")}, "9.9.9.9:53"},
+		{Upstream{Addr: netip.MustParseAddrPort("[2620:fe::fe]:853")}, "[2620:fe::fe]:853"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			if got := tt.u.String(); got != tt.want {
+				t.Errorf("String: want %q, got %q", tt.want, got)
+			}
+		})
+	}
+}
+
+// TestExamplesComplete makes sure every key of the file has an example for
+// its wrong-type message.
+func TestExamplesComplete(t *testing.T) {
+	for _, s := range schema(configType) {
+		for _, k := range s.keys {
+			if example(s.name+"."+k) == "" {
+				t.Errorf("example(%q) is empty: add a line to example", s.name+"."+k)
+			}
+		}
+	}
+}
+
+// TestArrayOfTables runs the strict checks on a schema with a [[table]]
+// section, the shape [[quiet_hours]] will have, and checks the lines point at
+// the right table.
+func TestArrayOfTables(t *testing.T) {
+	type hours struct {
+		From string   `toml:"from"`
+		Days []string `toml:"days"`
+	}
+	type file struct {
+		Hours []hours `toml:"hours"`
+		Pact  Pact    `toml:"pact"`
+	}
+	tests := []struct {
+		name string
+		text string
+		want string // "" for no error
+	}{
+		{"fine", "[[hours]]\nfrom = \"22:00\"\n[[hours]]\nfrom = \"23:00\"\ndays = [\"sat\"]\n", ""},
+		{"inline", "hours = [{ from = \"22:00\" }, { days = [] }]\n", ""},
+		{"unknown key in second", "[[hours]]\nfrom = \"22:00\"\n[[hours]]\nto = \"23:00\"\n",
+			`f.toml:4: unknown key "hours.to": the keys of [[hours]] are from, days`},
+		{"wrong type in second", "[[hours]]\nfrom = \"22:00\"\n\n[[hours]]\nfrom = 23\n",
+			`f.toml:5: hours.from: want text in quotes: write from = "23"`},
+		{"entry in second", "[[hours]]\ndays = [\"sat\"]\n[[hours]]\ndays = [\n\"sun\",\ntrue,\n]\n",
+			`f.toml:6: hours.days: entry 2 is true without quotes: write "true"`},
+		{"single table", "[hours]\nfrom = \"22:00\"\n",
+			`f.toml:1: hours: want a table: write [[hours]] on a line of its own, with its keys below it`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var raw map[string]any
+			md, err := toml.Decode(tt.text, &raw)
+			if err != nil {
+				t.Fatalf("toml.Decode: %v", err)
+			}
+			err = checkKeys(md, raw, where{file: "f.toml", lines: scanKeyLines(tt.text)}, reflect.TypeFor[file]())
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Errorf("checkKeys:\n\twant %q\n\t got %q", tt.want, got)
+			}
+		})
+	}
+}
+
+// checkConfig checks what FuzzParse promises of every config Parse returns.
+func checkConfig(t *testing.T, c *Config, cat *catalog.Catalog) {
+	t.Helper()
+	for name, n := range map[string][2]int{
+		"ListenAddrs":   {len(c.DNS.ListenAddrs), len(c.DNS.Listen)},
+		"UpstreamAddrs": {len(c.DNS.UpstreamAddrs), len(c.DNS.Upstreams)},
+		"LANPrefixes":   {len(c.DNS.LANPrefixes), len(c.DNS.LANClients)},
+	} {
+		if n[0] > n[1] || (name == "ListenAddrs" && n[0] != n[1]) {
+			t.Errorf("%s has %d entries for %d in the file (duplicates are dropped, nothing is added)", name, n[0], n[1])
+		}
+	}
+	if c.Pact.Block == nil || c.Pact.Domains == nil || c.Pact.Allow == nil || c.Pact.Platforms == nil ||
+		c.DNS.Listen == nil || c.DNS.Upstreams == nil || c.DNS.LANClients == nil ||
+		c.DNS.ListenAddrs == nil || c.DNS.UpstreamAddrs == nil || c.DNS.LANPrefixes == nil {
+		t.Errorf("a list is nil: %+v", c)
+	}
+	if len(c.DNS.ListenAddrs) == 0 || len(c.DNS.UpstreamAddrs) == 0 {
+		t.Errorf("want at least one listen address and one upstream, got %v and %v", c.DNS.ListenAddrs, c.DNS.UpstreamAddrs)
+	}
+	if want, err := cat.Resolve(c.Pact.Block); err != nil || !slices.Equal(nonNil(want), c.Pact.Platforms) {
+		t.Errorf("Platforms %q, but the catalog resolves %q to %q (%v)", c.Pact.Platforms, c.Pact.Block, want, err)
+	}
+	for _, list := range [][]string{c.Pact.Domains, c.Pact.Allow} {
+		for i, d := range list {
+			if err := catalog.CheckDomain(d); err != nil || d != strings.ToLower(d) || slices.Contains(list[:i], d) {
+				t.Errorf("domain %q: not clean or listed twice (%v)", d, err)
+			}
+		}
+	}
+	for i, ap := range c.DNS.ListenAddrs {
+		if !ap.IsValid() || slices.Contains(c.DNS.ListenAddrs[:i], ap) {
+			t.Errorf("listen address %v invalid or listed twice", ap)
+		}
+	}
+	for _, u := range c.DNS.UpstreamAddrs {
+		if u.System == u.Addr.IsValid() || (!u.System && u.Addr.Port() == 0) {
+			t.Errorf("upstream %+v: want either System or an address with a port", u)
+		}
+	}
+	for _, p := range c.DNS.LANPrefixes {
+		if !p.IsValid() || p != p.Masked() {
+			t.Errorf("LAN prefix %v invalid or not masked", p)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(""))
+	f.Add([]byte("[pact]\nblock = [\"ig\", \"all\"]\ndomains = [\"Example.com.\"]\nallow = [\"help.instagram.com\"]\n"))
+	f.Add([]byte("[dns]\nlisten = [\"127.0.0.1:0\", \"[::1]:0\"]\nupstreams = [\"system\", \"9.9.9.9\", \"[::1]:5353\"]\nlan_clients = [\"10.0.0.0/8\", \"fd00::1\"]\n"))
+	f.Add([]byte("pact = { block = [] }\ndns.listen = [\n  \"127.0.0.1:53\", # a comment\n]\n"))
+	f.Add([]byte("[pact]\nblok = 1\n[[x]]\n'a b'.\"c\\u0041\" = \"\"\"\nline\n\"\"\"\n"))
+	f.Add([]byte("[dns]\nlisten = [\"localhost:53\"]\n"))
+	cat := newCatalog(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(strings.NewReader(string(data)), "fuzz.toml", cat)
+		if err != nil {
+			if c != nil {
+				t.Errorf("Parse returned both a config and the error %v", err)
+			}
+			if msg := err.Error(); !strings.HasPrefix(msg, "fuzz.toml") {
+				t.Errorf("error does not name the file: %q", msg)
+			}
+			return
+		}
+		checkConfig(t, c, cat)
+	})
+}
