@@ -1,0 +1,127 @@
+package dnsfilter
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+	"github.com/nocontact/nocontact/dnsfilter/upstream"
+	"golang.org/x/sys/unix"
+)
+
+// netnsPair creates two network namespaces joined by a veth link, the
+// "server" side with 10.77.0.1/24 and the "client" side with 10.77.0.2/24,
+// and removes them when the test ends. Nothing leaves these namespaces.
+func netnsPair(t *testing.T) (srv, cli string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create network namespaces: run `sudo go test ./dnsfilter/ -run Netns` (CI runs it as root)")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs the ip command (Debian package iproute2) to create network namespaces")
+	}
+	srv = fmt.Sprintf("nc-srv-%d", os.Getpid())
+	cli = fmt.Sprintf("nc-cli-%d", os.Getpid())
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	run("netns", "add", srv)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", srv).Run() })
+	run("netns", "add", cli)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", cli).Run() })
+	run("link", "add", "ncA", "netns", srv, "type", "veth", "peer", "name", "ncB", "netns", cli)
+	run("-n", srv, "addr", "add", "10.77.0.1/24", "dev", "ncA")
+	run("-n", cli, "addr", "add", "10.77.0.2/24", "dev", "ncB")
+	for _, ns := range []struct{ name, dev string }{{srv, "ncA"}, {cli, "ncB"}, {srv, "lo"}, {cli, "lo"}} {
+		run("-n", ns.name, "link", "set", ns.dev, "up")
+	}
+	return srv, cli
+}
+
+// inNetns runs f on an OS thread that has joined the named namespace.
+// Sockets f creates belong to that namespace for their whole life. The
+// thread is thrown away afterwards rather than switched back.
+func inNetns(t *testing.T, name string, f func()) {
+	t.Helper()
+	done := make(chan error)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		fd, err := unix.Open("/var/run/netns/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer unix.Close(fd)
+		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			done <- fmt.Errorf("setns %s: %w", name, err)
+			return
+		}
+		f()
+		done <- nil
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNetnsNotAnOpenResolver sends real queries from another network
+// namespace: REFUSED unless the source is inside lan_clients.
+func TestNetnsNotAnOpenResolver(t *testing.T) {
+	srvNS, cliNS := netnsPair(t)
+	up := startUpstream(t) // on the host's loopback; the forwarder dials from there
+	p, err := NewPolicy(testCatalog(t), Spec{Platforms: []string{"instagram"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwd, _ := upstream.NewForwarder([]netip.AddrPort{up}, 0, nil)
+	start := func(lan []netip.Prefix) string {
+		s, err := NewServer(Options{Listen: []netip.AddrPort{netip.MustParseAddrPort("10.77.0.1:0")}, LANClients: lan, Upstream: fwd}, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inNetns(t, srvNS, func() { err = s.Start() })
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Shutdown(t.Context()) })
+		return s.Addrs()[0].String()
+	}
+	closed := start(nil)
+	lan := start([]netip.Prefix{netip.MustParsePrefix("10.77.0.0/24")})
+
+	for _, tt := range []struct {
+		addr, proto, name string
+		rcode             int
+		answers           int
+	}{
+		{closed, "udp", "example.org.", dns.RcodeRefused, 0},
+		{closed, "tcp", "example.org.", dns.RcodeRefused, 0},
+		{closed, "udp", "instagram.com.", dns.RcodeRefused, 0},
+		{lan, "udp", "example.org.", dns.RcodeSuccess, 1},
+		{lan, "tcp", "example.org.", dns.RcodeSuccess, 1},
+		{lan, "udp", "instagram.com.", dns.RcodeSuccess, 1},
+	} {
+		var r *dns.Msg
+		var err error
+		inNetns(t, cliNS, func() {
+			q := new(dns.Msg)
+			q.SetQuestion(tt.name, dns.TypeA)
+			r, _, err = (&dns.Client{Net: tt.proto}).Exchange(q, tt.addr)
+		})
+		if err != nil {
+			t.Fatalf("%s %s from 10.77.0.2: %v", tt.proto, tt.addr, err)
+		}
+		if r.Rcode != tt.rcode || len(r.Answer) != tt.answers {
+			t.Errorf("%s %s %s from 10.77.0.2: %s with %d answers, want %s with %d", tt.proto, tt.addr, tt.name,
+				dns.RcodeToString[r.Rcode], len(r.Answer), dns.RcodeToString[tt.rcode], tt.answers)
+		}
+	}
+}

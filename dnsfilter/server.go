@@ -1,0 +1,386 @@
+// Package dnsfilter answers DNS for the machine: it refuses clients outside
+// loopback and the configured LAN, answers a few special names itself,
+// gives the blocked answer for names the current policy blocks, and
+// forwards everything else, checking that the upstream's answer does not
+// lead into a blocked domain.
+//
+// It knows nothing of periods, cooldowns or pacts: it is handed an
+// immutable Policy and swaps it atomically when the daemon publishes a new
+// one. It reports every blocked lookup through a hook so the daemon can
+// count them.
+package dnsfilter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/nocontact/nocontact/dnsfilter/match"
+	"github.com/nocontact/nocontact/dnsfilter/upstream"
+)
+
+// ForwardTimeout bounds the whole upstream exchange for one question, over
+// every upstream it tries: a client must have an answer, SERVFAIL at worst,
+// before its own resolver gives up (5 s for the C library).
+const ForwardTimeout = 4 * time.Second
+
+// Options configure a Server. The zero value of each field is documented.
+type Options struct {
+	// Listen is where to serve, over UDP and TCP on each address. Port 0
+	// picks a free port (the same one for UDP and TCP); Addrs reports it.
+	Listen []netip.AddrPort
+	// LANClients are the networks, besides loopback, whose clients are
+	// answered. Empty: loopback only. Every other source gets REFUSED.
+	LANClients []netip.Prefix
+	// Upstream answers the forwarded questions. Nil: every forwarded
+	// question gets SERVFAIL.
+	Upstream upstream.Exchanger
+	// Logger receives start-up, error and (at debug level) per-query
+	// lines. Nil means quiet.
+	Logger *slog.Logger
+	// OnBlocked, when set, is called for every blocked lookup with the
+	// rule that blocked it. It runs on the query path: keep it short.
+	OnBlocked func(match.Rule)
+}
+
+// Server is the DNS filter. Create it with NewServer, then Start it.
+type Server struct {
+	opts     Options
+	log      *slog.Logger
+	policy   atomic.Pointer[Policy]
+	upstream atomic.Pointer[upstream.Exchanger]
+	lan      atomic.Pointer[[]netip.Prefix]
+
+	mu      sync.Mutex
+	servers []*dns.Server
+	addrs   []netip.AddrPort
+}
+
+// NewServer returns a server that answers with policy p until SetPolicy
+// replaces it.
+func NewServer(opts Options, p *Policy) (*Server, error) {
+	if p == nil {
+		return nil, errors.New("dnsfilter: NewServer needs a policy")
+	}
+	if len(opts.Listen) == 0 {
+		return nil, errors.New("dnsfilter: no listen address: set [dns] listen in the config, like listen = [\"127.0.0.1:53\"]")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{opts: opts, log: log}
+	s.policy.Store(p)
+	s.SetUpstream(opts.Upstream)
+	s.SetLANClients(opts.LANClients)
+	return s, nil
+}
+
+// SetUpstream replaces the upstream; nil means SERVFAIL for every
+// forwarded question.
+func (s *Server) SetUpstream(u upstream.Exchanger) { s.upstream.Store(&u) }
+
+// SetLANClients replaces the networks whose clients are answered besides
+// loopback.
+func (s *Server) SetLANClients(lan []netip.Prefix) {
+	lan = append([]netip.Prefix(nil), lan...)
+	s.lan.Store(&lan)
+}
+
+// SetPolicy replaces the policy; queries already being answered finish
+// with the old one.
+func (s *Server) SetPolicy(p *Policy) {
+	if p != nil {
+		s.policy.Store(p)
+	}
+}
+
+// Policy returns the policy in force.
+func (s *Server) Policy() *Policy { return s.policy.Load() }
+
+// Addrs returns the addresses the server listens on, with the ports
+// actually bound, once Start has returned.
+func (s *Server) Addrs() []netip.AddrPort {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]netip.AddrPort(nil), s.addrs...)
+}
+
+// Start binds every listen address over UDP and TCP and returns once all of
+// them serve. An address that does not exist on this machine (an IPv6
+// loopback where IPv6 is off) is skipped with a warning as long as another
+// one works; any other failure stops everything and is returned.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.servers) > 0 {
+		return errors.New("dnsfilter: server already started")
+	}
+	var started sync.WaitGroup
+	var skipped []error
+	for _, addr := range s.opts.Listen {
+		pc, ln, err := bindBoth(addr)
+		if errors.Is(err, syscall.EADDRNOTAVAIL) {
+			skipped = append(skipped, err)
+			continue
+		}
+		if err != nil {
+			s.closeLocked()
+			return explainBind(addr, err)
+		}
+		bound := pc.LocalAddr().(*net.UDPAddr).AddrPort()
+		s.addrs = append(s.addrs, netip.AddrPortFrom(addr.Addr(), bound.Port()))
+		for _, srv := range []*dns.Server{
+			{PacketConn: pc, Handler: s, UDPSize: UDPSize},
+			{Listener: ln, Handler: s, ReadTimeout: 2 * time.Second, IdleTimeout: func() time.Duration { return 8 * time.Second }},
+		} {
+			started.Add(1)
+			srv.NotifyStartedFunc = started.Done
+			s.servers = append(s.servers, srv)
+			go func() {
+				if err := srv.ActivateAndServe(); err != nil {
+					s.log.Error("DNS listener stopped", "addr", addr.String(), "err", err)
+				}
+			}()
+		}
+	}
+	if len(s.servers) == 0 {
+		return fmt.Errorf("no listen address could be used: %w", errors.Join(skipped...))
+	}
+	for _, err := range skipped {
+		s.log.Warn("skipping a listen address this machine does not have", "err", err)
+	}
+	started.Wait()
+	for _, a := range s.addrs {
+		s.log.Info("listening", "addr", a.String(), "proto", "udp+tcp")
+	}
+	return nil
+}
+
+// bindBoth binds UDP and TCP on the same address; with port 0 it retries
+// until the port the UDP socket got is free for TCP too.
+func bindBoth(addr netip.AddrPort) (net.PacketConn, net.Listener, error) {
+	for try := 0; ; try++ {
+		pc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
+		if err != nil {
+			return nil, nil, err
+		}
+		port := pc.LocalAddr().(*net.UDPAddr).Port
+		ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(addr.Addr(), uint16(port))))
+		if err == nil {
+			return pc, ln, nil
+		}
+		pc.Close()
+		if addr.Port() != 0 || try >= 20 {
+			return nil, nil, err
+		}
+	}
+}
+
+func explainBind(addr netip.AddrPort, err error) error {
+	switch {
+	case errors.Is(err, syscall.EACCES) && addr.Port() < 1024:
+		return fmt.Errorf("listen on %s: %w: ports below 1024 need root (or the service install); "+
+			"to try nocontact without root, listen on a high port like \"127.0.0.1:5353\"", addr, err)
+	case errors.Is(err, syscall.EADDRINUSE):
+		who := "systemd-resolved, dnsmasq or a second nocontact?"
+		if addr.Port() == 5353 {
+			who = "on port 5353 often avahi-daemon, the multicast DNS service"
+		}
+		return fmt.Errorf("listen on %s: %w: another program already uses this address (%s); "+
+			"stop it or choose another [dns] listen address, like \"127.0.0.1:5354\"", addr, err, who)
+	}
+	return fmt.Errorf("listen on %s: %w", addr, err)
+}
+
+// Shutdown stops every listener and waits for them, up to ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, srv := range s.servers {
+		if err := srv.ShutdownContext(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.servers = nil
+	s.addrs = nil
+	return errors.Join(errs...)
+}
+
+func (s *Server) closeLocked() {
+	for _, srv := range s.servers {
+		_ = srv.Shutdown()
+	}
+	s.servers = nil
+	s.addrs = nil
+}
+
+// ServeDNS implements dns.Handler.
+func (s *Server) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
+	src, udp := peer(w.RemoteAddr())
+	resp := s.Answer(context.Background(), src, q)
+	if resp == nil {
+		return
+	}
+	if udp {
+		size := dns.MinMsgSize
+		if o := q.IsEdns0(); o != nil {
+			size = min(max(int(o.UDPSize()), dns.MinMsgSize), UDPSize)
+		}
+		resp.Truncate(size)
+	}
+	if err := w.WriteMsg(resp); err != nil {
+		s.log.Debug("writing an answer failed", "client", src.String(), "err", err)
+	}
+}
+
+func peer(a net.Addr) (netip.Addr, bool) {
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		return a.AddrPort().Addr().Unmap(), true
+	case *net.TCPAddr:
+		return a.AddrPort().Addr().Unmap(), false
+	}
+	return netip.Addr{}, false
+}
+
+// Allowed reports whether a client at src may use this server: loopback,
+// or inside one of the LAN networks.
+func (s *Server) Allowed(src netip.Addr) bool {
+	src = src.Unmap()
+	if src.IsLoopback() {
+		return true
+	}
+	for _, p := range *s.lan.Load() {
+		if p.Contains(src) {
+			return true
+		}
+	}
+	return false
+}
+
+// Answer computes the answer to q from a client at src: REFUSED for a
+// client that may not use us, the local answer for special and blocked
+// names, the upstream's (checked) answer otherwise, SERVFAIL when no
+// upstream answers. It returns nil when q deserves no answer (it is itself
+// a response). The caller truncates for UDP.
+func (s *Server) Answer(ctx context.Context, src netip.Addr, q *dns.Msg) *dns.Msg {
+	if q.Response {
+		return nil
+	}
+	if !s.Allowed(src) {
+		m := new(dns.Msg)
+		m.SetRcode(q, dns.RcodeRefused)
+		return m
+	}
+	if q.Opcode != dns.OpcodeQuery {
+		return reply(q, dns.RcodeNotImplemented)
+	}
+	if len(q.Question) != 1 {
+		return reply(q, dns.RcodeFormatError)
+	}
+	p := s.policy.Load()
+	if m := special(q, p); m != nil {
+		return m
+	}
+	name := q.Question[0].Name
+	r, matched := p.Match(name)
+	if matched && r.Action == match.Block {
+		s.log.Debug("blocked", "name", name, "platform", r.Platform, "rule", r.Domain)
+		return s.blocked(q, r)
+	}
+	resp := s.forward(ctx, q)
+	if resp.Rcode == dns.RcodeSuccess && !(matched && r.Action == match.Allow) {
+		// An allowed name stays reachable whatever it points to; any other
+		// name must not lead into a blocked domain through its answer.
+		if br, ok := blockedTarget(p, resp); ok {
+			s.log.Debug("blocked by answer", "name", name, "target", br.Domain, "platform", br.Platform)
+			return s.blocked(q, br)
+		}
+	}
+	return resp
+}
+
+func (s *Server) blocked(q *dns.Msg, r match.Rule) *dns.Msg {
+	if s.opts.OnBlocked != nil {
+		s.opts.OnBlocked(r)
+	}
+	return blockedAnswer(q, r.Domain, r.Platform)
+}
+
+// forward asks the upstreams and shapes their answer for the client: the
+// client's ID, our EDNS record in place of theirs.
+func (s *Server) forward(ctx context.Context, q *dns.Msg) *dns.Msg {
+	up := *s.upstream.Load()
+	if up == nil {
+		return reply(q, dns.RcodeServerFailure)
+	}
+	out := new(dns.Msg)
+	out.SetQuestion(q.Question[0].Name, q.Question[0].Qtype)
+	out.Question[0].Qclass = q.Question[0].Qclass
+	out.CheckingDisabled = q.CheckingDisabled
+	do := false
+	if o := q.IsEdns0(); o != nil {
+		do = o.Do()
+	}
+	// Only our own EDNS record goes upstream: nothing of the client's
+	// (client subnet, cookies) leaves the machine.
+	out.SetEdns0(UDPSize, do)
+
+	ctx, cancel := context.WithTimeout(ctx, ForwardTimeout)
+	defer cancel()
+	resp, err := up.Exchange(ctx, out)
+	if err != nil {
+		s.log.Debug("forwarding failed", "name", q.Question[0].Name, "err", err)
+		return reply(q, dns.RcodeServerFailure)
+	}
+	resp.Id = q.Id
+	resp.Question = q.Question // the client's spelling of the name (0x20 case)
+	resp.RecursionDesired = q.RecursionDesired
+	resp.RecursionAvailable = true
+	extra := resp.Extra[:0]
+	for _, rr := range resp.Extra {
+		if rr.Header().Rrtype != dns.TypeOPT {
+			extra = append(extra, rr)
+		}
+	}
+	resp.Extra = extra
+	if q.IsEdns0() != nil {
+		resp.SetEdns0(UDPSize, do)
+	}
+	resp.Compress = true
+	return resp
+}
+
+// blockedTarget finds, in an upstream answer, a CNAME, DNAME, HTTPS or
+// SVCB target that lies inside a blocked domain.
+func blockedTarget(p *Policy, resp *dns.Msg) (match.Rule, bool) {
+	for _, rr := range resp.Answer {
+		var target string
+		switch rr := rr.(type) {
+		case *dns.CNAME:
+			target = rr.Target
+		case *dns.DNAME:
+			target = rr.Target
+		case *dns.HTTPS:
+			target = rr.Target
+		case *dns.SVCB:
+			target = rr.Target
+		default:
+			continue
+		}
+		if r, ok := p.Blocks(target); ok {
+			return r, true
+		}
+	}
+	return match.Rule{}, false
+}
