@@ -1,0 +1,119 @@
+// Command nocontact is the one binary of nocontact: the DNS filter that
+// holds a no-contact decision, and the commands a person uses to look at it.
+//
+// This file is the table of subcommands and the one place that prints an
+// error and sets the exit status; each subcommand lives in its own file.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+// env is what a subcommand may touch of the outside world.
+type env struct {
+	stdout, stderr io.Writer
+	// signals delivers SIGINT, SIGTERM and SIGHUP to `run`.
+	signals <-chan os.Signal
+}
+
+type command struct {
+	name    string
+	args    string // usage after the name
+	summary string
+	run     func(ctx context.Context, e *env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"run", "--config FILE", "run the DNS filter in the foreground", cmdRun},
+		{"check", "--config FILE NAME...", "say whether each name is blocked or allowed, and by which rule", cmdCheck},
+		{"platforms", "", "list the platforms nocontact can block", cmdPlatforms},
+		{"version", "", "print the version", cmdVersion},
+	}
+}
+
+// errUsage marks an error in how the command was called (exit status 2).
+var errUsage = errors.New("usage")
+
+func main() {
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, signals: sig}
+	os.Exit(mainWithEnv(context.Background(), e, os.Args[1:]))
+}
+
+func mainWithEnv(ctx context.Context, e *env, args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(e.stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, e, args[1:])
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.Is(err, errUsage):
+			fmt.Fprintf(e.stderr, "nocontact %s: %v\nusage: nocontact %s %s\n", c.name, err, c.name, c.args)
+			return 2
+		}
+		fmt.Fprintf(e.stderr, "nocontact %s: %v\n", c.name, err)
+		return 1
+	}
+	fmt.Fprintf(e.stderr, "nocontact: unknown command %q\n\n", args[0])
+	usage(e.stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "nocontact keeps the platforms you cut someone off from out of reach, for the time you chose.")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  nocontact %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'nocontact COMMAND -h' for a command's options.")
+}
+
+// newFlags returns a flag set that reports errors instead of exiting.
+func newFlags(e *env, name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("nocontact "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	return fs
+}
+
+// parseFlags parses args, marking a bad flag as a usage error.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("%w: --log-level %q: want debug, info, warn or error", errUsage, level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
