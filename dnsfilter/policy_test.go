@@ -1,0 +1,75 @@
+package dnsfilter
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/nocontact/nocontact/dnsfilter/match"
+)
+
+func TestPolicyAttributesDomainsToPlatforms(t *testing.T) {
+	p, err := NewPolicy(testCatalog(t), Spec{
+		Platforms: []string{"tiktok"},
+		Domains:   []string{"www.instagram.com", "their-blog.example"},
+		Allow:     []string{"help.instagram.com"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, platform string
+		action         match.Action
+	}{
+		{"a.www.instagram.com", "instagram", match.Block}, // an extra domain inside a catalog platform
+		{"instagram.com", "instagram", match.Watch},       // the rest of instagram is not blocked
+		{"help.instagram.com", "instagram", match.Allow},
+		{"x.their-blog.example", "", match.Block},
+		{"www.tiktok.com", "tiktok", match.Block},
+		{"dns.google", "encrypted-dns", match.Block}, // bypass group: blocked while anything is
+	} {
+		r, _ := p.Match(tt.name)
+		if r.Platform != tt.platform || r.Action != tt.action {
+			t.Errorf("%s: got %v by %q, want %v by %q", tt.name, r.Action, r.Platform, tt.action, tt.platform)
+		}
+	}
+	if !p.Blocking() {
+		t.Error("Blocking() = false with tiktok blocked")
+	}
+	empty, _ := NewPolicy(testCatalog(t), Spec{})
+	if empty.Blocking() || len(empty.Blocked()) != 0 {
+		t.Errorf("empty spec: Blocking()=%v Blocked()=%v, want nothing", empty.Blocking(), empty.Blocked())
+	}
+	if r, _ := empty.Match("dns.google"); r.Action != match.Watch {
+		t.Errorf("empty spec: dns.google is %v, want not blocked", r.Action)
+	}
+	if _, err := NewPolicy(testCatalog(t), Spec{Platforms: []string{"twitter"}}); err == nil {
+		t.Error("an alias in Spec.Platforms was accepted; the daemon must hand over ids")
+	}
+}
+
+// BenchmarkPolicyMatch measures a lookup in the compiled policy: the real
+// catalog, alone and with 1,000,000 extra domains of the user's own.
+func BenchmarkPolicyMatch(b *testing.B) {
+	cat := testCatalog(b)
+	all, err := cat.Resolve([]string{"all"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	names := []string{"scontent-fra5-1.cdninstagram.com.", "www.example.org.", "a.b.c.d.e.f.example.net.", "API.TWITTER.COM."}
+	for _, extra := range []int{0, 1_000_000} {
+		domains := make([]string, extra)
+		for i := range domains {
+			domains[i] = fmt.Sprintf("d%07d.example.test", i)
+		}
+		p, err := NewPolicy(cat, Spec{Platforms: all, Domains: domains})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("extra=%d", extra), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				p.Match(names[i%len(names)])
+			}
+		})
+	}
+}
