@@ -1,0 +1,138 @@
+// Package control is the local API between the nocontact daemon and its
+// command line: JSON over HTTP on a unix socket (Linux, macOS) or named
+// pipes (Windows).
+//
+// Any local user may read (status, check); every change (unlock, cancel,
+// reload) needs root or Administrator, or the user the daemon itself runs
+// as. On unix the peer's credentials decide (SO_PEERCRED, LOCAL_PEERCRED);
+// on Windows two pipes do, the changing one open only to Administrators
+// and SYSTEM by its security descriptor. This package carries requests and
+// answers; it decides nothing about the pact.
+package control
+
+import (
+	"context"
+	"time"
+
+	"github.com/nocontact/nocontact/daemon/attempts"
+)
+
+// API paths. Reads are GET, changes POST.
+const (
+	PathStatus = "/v1/status"
+	PathCheck  = "/v1/check"
+	PathUnlock = "/v1/unlock"
+	PathCancel = "/v1/cancel"
+	PathReload = "/v1/reload"
+)
+
+// Status is what `nocontact status` shows, and `status --json` prints.
+type Status struct {
+	Now        time.Time                 `json:"now"`
+	Blocking   bool                      `json:"blocking"` // anything blocked right now
+	Pact       Pact                      `json:"pact"`
+	Blocked    []string                  `json:"blocked"` // platform ids blocked right now
+	Domains    []string                  `json:"domains"` // extra domains blocked right now
+	Allow      []string                  `json:"allow"`   // entries kept open
+	QuietHours []QuietWindow             `json:"quiet_hours"`
+	Pending    []Pending                 `json:"pending"`
+	Refused    []Refused                 `json:"refused"` // loosenings a strict pact turned down
+	Attempts   map[string]attempts.Count `json:"attempts"`
+	Health     Health                    `json:"health"`
+}
+
+// Pact describes the active pact.
+type Pact struct {
+	Active    bool       `json:"active"` // started, not ended, not completed
+	Start     time.Time  `json:"start"`
+	End       *time.Time `json:"end"`      // nil: open-ended, until unlocked
+	Cooldown  string     `json:"cooldown"` // as written, like "24h"
+	Strict    bool       `json:"strict"`
+	Completed bool       `json:"completed"`
+}
+
+// QuietWindow is one recurring quiet-hours window.
+type QuietWindow struct {
+	Days   []string `json:"days"` // mon … sun
+	From   string   `json:"from"` // "22:00", local time
+	To     string   `json:"to"`
+	Block  []string `json:"block"`  // platform ids
+	Active bool     `json:"active"` // in force right now
+}
+
+// Pending is a loosening waiting out its cooldown.
+type Pending struct {
+	ID        string    `json:"id"`
+	Change    string    `json:"change"` // in plain words: "stop blocking instagram"
+	Effective time.Time `json:"effective"`
+}
+
+// Refused is a loosening a strict pact turned down.
+type Refused struct {
+	Change string    `json:"change"`
+	Until  time.Time `json:"until"` // when the pact ends and it could be asked again
+}
+
+// Health says whether the filter is doing its job.
+type Health struct {
+	Listening []string         `json:"listening"`
+	Upstreams []UpstreamHealth `json:"upstreams"`
+	Reasserts int              `json:"reasserts"` // times the system's DNS settings were put back
+}
+
+// UpstreamHealth is one upstream resolver's state.
+type UpstreamHealth struct {
+	Addr string `json:"addr"`
+	OK   bool   `json:"ok"`
+}
+
+// CheckRequest asks what the live policy does with names.
+type CheckRequest struct {
+	Names []string `json:"names"`
+}
+
+// CheckResult is the verdict on one name.
+type CheckResult struct {
+	Name    string `json:"name"`
+	Blocked bool   `json:"blocked"`
+	Why     string `json:"why"`
+}
+
+// UnlockResult answers an unlock request.
+type UnlockResult struct {
+	// Pending is the queued end of the pact, with when it takes effect;
+	// nil when the request was refused or there was nothing to end.
+	Pending *Pending `json:"pending,omitempty"`
+	// Refused is set when a strict pact cannot be ended early; End says
+	// when it ends by itself.
+	Refused bool       `json:"refused"`
+	End     *time.Time `json:"end,omitempty"`
+	// NoPact is set when no pact is active, so there is nothing to end.
+	NoPact bool `json:"no_pact"`
+}
+
+// CancelRequest names the pending change to cancel; an empty ID cancels
+// all of them.
+type CancelRequest struct {
+	ID string `json:"id"`
+}
+
+// CancelResult lists what was cancelled.
+type CancelResult struct {
+	Cancelled []Pending `json:"cancelled"`
+}
+
+// ReloadResult answers a reload: the config was applied (tightening at
+// once, loosening queued), or it had an error and the old one stays.
+type ReloadResult struct {
+	Pending []Pending `json:"pending"` // pending changes after the reload
+}
+
+// Backend is what the daemon offers through the control socket.
+type Backend interface {
+	Status(ctx context.Context) (Status, error)
+	Check(ctx context.Context, names []string) ([]CheckResult, error)
+	Unlock(ctx context.Context) (UnlockResult, error)
+	Cancel(ctx context.Context, id string) (CancelResult, error)
+	Reload(ctx context.Context) (ReloadResult, error)
+}
