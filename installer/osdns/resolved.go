@@ -34,8 +34,9 @@ const resolvedDropInPath = "etc/systemd/resolved.conf.d/99-nocontact.conf"
 //     back exactly). Two cases still go to a link, by the same rules: a
 //     name under a link's own search or routing domain (a DHCP "lan"
 //     domain), which is longer and so wins, and a link that carries "~."
-//     itself, which ties with ours and is asked too. Neither is fixed
-//     here; see the package's known limits in the report of issue #6.
+//     itself, which ties with ours and is asked too (NetworkManager can
+//     set that). Neither is prevented here: only changing the link's own
+//     settings would, and NetworkManager or networkd set them again.
 //     The user's global Domains= stay: Domains= is not reset.
 //   - "DNSOverTLS=no": resolved would otherwise talk TLS to 127.0.0.1:853
 //     when the user turned DNS-over-TLS on, and nocontact serves plain DNS.
