@@ -240,8 +240,10 @@ func (d *Daemon) step() time.Duration {
 	defer d.mu.Unlock()
 	now := d.clk.Now()
 	res := d.eng.Advance(now)
-	d.logResult(res)
+	// Publish first: a log line about a change must not come before the
+	// filter applies it (the tests, and a person reading along, rely on it).
 	d.publish(now)
+	d.logResult(res)
 	if res.Changed() || now.Sub(d.saved) >= saveEvery {
 		if err := d.save(); err != nil {
 			d.log.Error("the pact could not be saved; it holds in memory", "err", err)
@@ -325,8 +327,8 @@ func (d *Daemon) Reload() error {
 	d.cfg = cfg
 	now := d.clk.Now()
 	res := d.eng.Reload(pact.FromConfig(cfg), now)
-	d.logResult(res)
 	d.publish(now)
+	d.logResult(res)
 	if err := d.save(); err != nil {
 		d.log.Error("the pact could not be saved; it holds in memory", "err", err)
 	}
