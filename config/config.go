@@ -27,6 +27,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -37,8 +38,10 @@ import (
 // from the ones beside them; the others keep what the file asked for, with
 // the cleaning each one documents.
 type Config struct {
-	Pact Pact `toml:"pact"`
-	DNS  DNS  `toml:"dns"`
+	Pact       Pact         `toml:"pact"`
+	DNS        DNS          `toml:"dns"`
+	QuietHours []QuietHours `toml:"quiet_hours"`
+	Daemon     Daemon       `toml:"daemon"`
 }
 
 // Pact is the [pact] table: what to block.
@@ -56,9 +59,34 @@ type Pact struct {
 	// platform, each with its subdomains; cleaned like Domains. Default [].
 	Allow []string `toml:"allow"`
 
+	// Start is when the pact begins: a TOML date and time, with an offset
+	// (2026-11-22T21:00:00+01:00) or in local time (2026-11-22T21:00:00), or
+	// a date alone (midnight, local time). Zero when the key is missing: the
+	// pact then begins when the daemon first applies it. Read from the file
+	// by Parse, not by the decoder, so that local times mean this machine's
+	// zone.
+	Start time.Time `toml:"start"`
+	// Length is how long the pact lasts from its start ("30d"; see
+	// ParseDuration). Default "": no length. Not together with Until.
+	Length string `toml:"length"`
+	// Until is when the pact ends, written like Start. Zero when missing.
+	// Not together with Length; with neither, the pact is open-ended and
+	// lasts until it is unlocked.
+	Until time.Time `toml:"until"`
+	// Cooldown is how long any loosening waits before it takes effect
+	// (see ParseDuration). Default "24h".
+	Cooldown string `toml:"cooldown"`
+	// Strict refuses every loosening until the pact ends; a strict pact
+	// must have an end (Length or Until). Default false.
+	Strict bool `toml:"strict"`
+
 	// Platforms is Block resolved by the catalog: platform ids in catalog
 	// order, without duplicates. Never nil.
 	Platforms []string `toml:"-"`
+	// LengthDur is Length parsed; zero when Length is "".
+	LengthDur time.Duration `toml:"-"`
+	// CooldownDur is Cooldown parsed.
+	CooldownDur time.Duration `toml:"-"`
 }
 
 // DNS is the [dns] table: where the filter listens and whom it asks.
@@ -119,15 +147,17 @@ const maxSize = 1 << 20
 func defaults() *Config {
 	return &Config{
 		Pact: Pact{
-			Block:   []string{catalog.All},
-			Domains: []string{},
-			Allow:   []string{},
+			Block:    []string{catalog.All},
+			Domains:  []string{},
+			Allow:    []string{},
+			Cooldown: "24h",
 		},
 		DNS: DNS{
 			Listen:     []string{"127.0.0.1:53", "[::1]:53"},
 			Upstreams:  []string{system},
 			LANClients: []string{},
 		},
+		QuietHours: []QuietHours{},
 	}
 }
 
@@ -140,18 +170,24 @@ func Default(cat *catalog.Catalog) *Config {
 		// happens if someone breaks them.
 		panic("config: the defaults do not validate: " + err.Error())
 	}
+	c.Daemon.fillDefault(Env{})
 	return c
 }
 
 // Load reads the file at path; see Parse. A missing file is an error that
 // matches fs.ErrNotExist.
 func Load(path string, cat *catalog.Catalog) (*Config, error) {
+	return LoadEnv(path, cat, Env{})
+}
+
+// LoadEnv is Load with the machine's defaults taken from env.
+func LoadEnv(path string, cat *catalog.Catalog, env Env) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return Parse(f, path, cat)
+	return ParseEnv(f, path, cat, env)
 }
 
 // Parse reads a config file from r, checks it and fills the derived fields.
@@ -162,6 +198,12 @@ func Load(path string, cat *catalog.Catalog) (*Config, error) {
 // and says what to write instead. An unknown platform wraps
 // catalog.ErrUnknownPlatform; a TOML syntax error wraps toml.ParseError.
 func Parse(r io.Reader, name string, cat *catalog.Catalog) (*Config, error) {
+	return ParseEnv(r, name, cat, Env{})
+}
+
+// ParseEnv is Parse with the machine's defaults (the state directory) taken
+// from env.
+func ParseEnv(r io.Reader, name string, cat *catalog.Catalog, env Env) (*Config, error) {
 	if name == "" {
 		name = "config"
 	}
@@ -195,9 +237,13 @@ func Parse(r io.Reader, name string, cat *catalog.Catalog) (*Config, error) {
 		// checkKeys has seen every key and type, so this is not expected.
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	if err := c.Pact.readTimes(raw, w, env.location()); err != nil {
+		return nil, err
+	}
 	if err := c.validate(cat, w); err != nil {
 		return nil, err
 	}
+	c.Daemon.fillDefault(env)
 	return c, nil
 }
 
@@ -208,6 +254,12 @@ func (c *Config) validate(cat *catalog.Catalog, w where) error {
 		return err
 	}
 	if err := c.DNS.validate(w); err != nil {
+		return err
+	}
+	if err := c.validateQuietHours(cat, w); err != nil {
+		return err
+	}
+	if err := c.Daemon.validate(w); err != nil {
 		return err
 	}
 	return nil
@@ -233,7 +285,7 @@ func (p *Pact) validate(cat *catalog.Catalog, w where) error {
 	if p.Allow, err = cleanDomains(p.Allow, "pact.allow", w); err != nil {
 		return err
 	}
-	return nil
+	return p.validatePeriod(w)
 }
 
 func (d *DNS) validate(w where) error {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -84,10 +85,12 @@ func TestDefaults(t *testing.T) {
 	cat := newCatalog(t)
 	want := &Config{
 		Pact: Pact{
-			Block:     []string{"all"},
-			Domains:   []string{},
-			Allow:     []string{},
-			Platforms: []string{"instagram", "whatsapp", "tinder"},
+			Block:       []string{"all"},
+			Domains:     []string{},
+			Allow:       []string{},
+			Cooldown:    "24h",
+			Platforms:   []string{"instagram", "whatsapp", "tinder"},
+			CooldownDur: 24 * time.Hour,
 		},
 		DNS: DNS{
 			Listen:        []string{"127.0.0.1:53", "[::1]:53"},
@@ -97,6 +100,8 @@ func TestDefaults(t *testing.T) {
 			UpstreamAddrs: []Upstream{{System: true}},
 			LANPrefixes:   []netip.Prefix{},
 		},
+		QuietHours: []QuietHours{},
+		Daemon:     Daemon{StateDir: DefaultStateDir()},
 	}
 	if d := diff(want, Default(cat)); d != "" {
 		t.Errorf("Default:\n%s", d)
@@ -135,19 +140,50 @@ func TestParseEveryKey(t *testing.T) {
 block = ["IG", "tinder", "instagram"]
 domains = [" Their-Blog.example.com. ", "their-blog.example.com", "other.example"]
 allow = ["help.instagram.com"]
+start = 2026-11-22T21:00:00+01:00
+length = "1w3d"
+cooldown = "12h"
+strict = true
 
 [dns]
 listen = ["127.0.0.1:0", "[::1]:5353", "192.168.1.2:53"]
 upstreams = ["System", "9.9.9.9", "1.1.1.1:5353", "2620:fe::fe", "[2620:fe::9]:853"]
 lan_clients = ["192.168.1.7/24", "10.0.0.5", "fd00::1/64", "fd00::7"]
+
+[[quiet_hours]]
+days = ["Fri", "saturday"]
+from = "22:00"
+to = "07:30"
+block = ["whatsapp"]
+
+[[quiet_hours]]
+from = "13:00"
+to = "14:00"
+
+[daemon]
+state_dir = "/srv/nocontact"
 `
 	want := &Config{
 		Pact: Pact{
-			Block:     []string{"IG", "tinder", "instagram"},
-			Domains:   []string{"their-blog.example.com", "other.example"},
-			Allow:     []string{"help.instagram.com"},
-			Platforms: []string{"instagram", "tinder"},
+			Block:       []string{"IG", "tinder", "instagram"},
+			Domains:     []string{"their-blog.example.com", "other.example"},
+			Allow:       []string{"help.instagram.com"},
+			Start:       time.Date(2026, 11, 22, 21, 0, 0, 0, time.FixedZone("", 3600)),
+			Length:      "1w3d",
+			Cooldown:    "12h",
+			Strict:      true,
+			Platforms:   []string{"instagram", "tinder"},
+			LengthDur:   10 * 24 * time.Hour,
+			CooldownDur: 12 * time.Hour,
 		},
+		QuietHours: []QuietHours{
+			{Days: []string{"Fri", "saturday"}, From: "22:00", To: "07:30", Block: []string{"whatsapp"},
+				DayMask: 1<<time.Friday | 1<<time.Saturday, FromMinute: 22 * 60, ToMinute: 7*60 + 30,
+				Platforms: []string{"whatsapp"}, Domains: []string{}},
+			{From: "13:00", To: "14:00", DayMask: AllDays, FromMinute: 13 * 60, ToMinute: 14 * 60,
+				Platforms: []string{"instagram", "tinder"}, Domains: []string{"their-blog.example.com", "other.example"}},
+		},
+		Daemon: Daemon{StateDir: "/srv/nocontact"},
 		DNS: DNS{
 			Listen:     []string{"127.0.0.1:0", "[::1]:5353", "192.168.1.2:53"},
 			Upstreams:  []string{"System", "9.9.9.9", "1.1.1.1:5353", "2620:fe::fe", "[2620:fe::9]:853"},
@@ -264,9 +300,9 @@ func TestErrors(t *testing.T) {
 		{"unknown dns key", "[dns]\nlisten = [\"127.0.0.1:0\"]\nport = 53\n",
 			`nocontact.toml:3: unknown key "dns.port"`, []string{"the keys of [dns] are listen, upstreams, lan_clients"}},
 		{"unknown table", "[pact]\n\n[dnss]\nlisten = []\n",
-			`nocontact.toml:3: unknown table [dnss]`, []string{"the tables are [pact] and [dns]"}},
+			`nocontact.toml:3: unknown table [dnss]`, []string{"the tables are [pact], [dns], [[quiet_hours]] and [daemon]"}},
 		{"unknown array table", "[[hours]]\nfrom = 1\n",
-			`nocontact.toml:1: unknown table [[hours]]`, []string{"[pact] and [dns]"}},
+			`nocontact.toml:1: unknown table [[hours]]`, []string{"[pact], [dns], [[quiet_hours]] and [daemon]"}},
 		{"table in capitals", "[Pact]\nblock = []\n",
 			`nocontact.toml:1: unknown table [Pact]`, []string{"lower case, [pact]"}},
 		{"key in capitals", "[pact]\nBlock = []\n",

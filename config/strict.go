@@ -246,7 +246,12 @@ func checkKeys(md toml.MetaData, raw map[string]any, w where, t reflect.Type) er
 				}
 				key := s.name + "." + k
 				if msg, entry := typeProblem(s.types[j], k, v, example(key)); msg != "" {
-					return &fileError{file: w.file, line: w.lines.entryLine(key, i, entry), key: key, err: errors.New(msg)}
+					line := w.lines.entryLine(key, i, entry)
+					if s.list {
+						// A table may leave the key out: count per table.
+						line = w.tableLine(s.name, i, k, entry)
+					}
+					return &fileError{file: w.file, line: line, key: key, err: errors.New(msg)}
 				}
 			}
 		}
@@ -283,7 +288,7 @@ func unknownTopLevel(md toml.MetaData, k toml.Key, secs []section, w where) erro
 	for _, s := range secs {
 		names = append(names, s.header())
 	}
-	tables := strings.Join(names, " and ")
+	tables := strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 	line := w.lines.line(k.String())
 	typ := md.Type(k...)
 	if len(k) > 1 || typ == "Hash" || typ == "ArrayHash" {
@@ -342,6 +347,26 @@ func example(key string) string {
 		return `["system"]`
 	case "dns.lan_clients":
 		return `["192.168.1.0/24"]`
+	case "pact.start":
+		return "2026-11-22T21:00:00"
+	case "pact.length":
+		return `"30d"`
+	case "pact.until":
+		return "2026-12-22T21:00:00"
+	case "pact.cooldown":
+		return `"24h"`
+	case "pact.strict":
+		return "false"
+	case "quiet_hours.days":
+		return `["fri", "sat"]`
+	case "quiet_hours.from":
+		return `"22:00"`
+	case "quiet_hours.to":
+		return `"07:00"`
+	case "quiet_hours.block":
+		return `["whatsapp", "instagram"]`
+	case "daemon.state_dir":
+		return `"/var/lib/nocontact"`
 	}
 	return ""
 }
@@ -356,6 +381,14 @@ func typeProblem(t reflect.Type, k string, v any, example string) (string, int) 
 		like = ", like " + k + " = " + example
 	}
 	switch {
+	case t == timeType:
+		if _, ok := v.(time.Time); ok {
+			return "", -1
+		}
+		if s, ok := v.(string); ok {
+			return fmt.Sprintf("write the date without quotes, like %s = %s (got %q)", k, example, s), -1
+		}
+		return fmt.Sprintf("want a date and time without quotes%s", like), -1
 	case reflect.PointerTo(t).Implements(textUnmarshaler) || t.Kind() == reflect.String:
 		if _, ok := v.(string); ok {
 			return "", -1
@@ -398,7 +431,10 @@ func typeProblem(t reflect.Type, k string, v any, example string) (string, int) 
 	return "", -1
 }
 
-var textUnmarshaler = reflect.TypeFor[interface{ UnmarshalText([]byte) error }]()
+var (
+	textUnmarshaler = reflect.TypeFor[interface{ UnmarshalText([]byte) error }]()
+	timeType        = reflect.TypeFor[time.Time]()
+)
 
 func isScalar(v any) bool {
 	switch v.(type) {

@@ -61,13 +61,21 @@ func upstreamZone(t *testing.T) netip.AddrPort {
 
 // daemon is `nocontact run` started as a real process.
 type daemon struct {
-	cmd   *exec.Cmd
-	lines chan string
-	addr  string
-	log   *bytes.Buffer
+	cmd     *exec.Cmd
+	lines   chan string
+	addr    string
+	log     *bytes.Buffer
+	pending string // the log line containing startDaemonLog's want
 }
 
 func startDaemon(t *testing.T, config string) *daemon {
+	t.Helper()
+	return startDaemonLog(t, config, "")
+}
+
+// startDaemonLog is startDaemon that also waits for a log line containing
+// want before the daemon starts listening, and keeps it in pending.
+func startDaemonLog(t *testing.T, config, want string) *daemon {
 	t.Helper()
 	cmd := exec.Command(binary, "run", "--config", config)
 	stderr, err := cmd.StderrPipe()
@@ -92,6 +100,9 @@ func startDaemon(t *testing.T, config string) *daemon {
 			t.Logf("daemon log:\n%s", d.log)
 		}
 	})
+	if want != "" {
+		d.pending = d.waitFor(t, want)
+	}
 	line := d.waitFor(t, "listening")
 	m := regexp.MustCompile(`addr=(\S+)`).FindStringSubmatch(line)
 	if m == nil {
@@ -142,7 +153,8 @@ func isBlocked(r *dns.Msg) bool {
 func TestRunEndToEnd(t *testing.T) {
 	up := upstreamZone(t)
 	cfg := filepath.Join(t.TempDir(), "nocontact.toml")
-	dnsPart := fmt.Sprintf("[dns]\nlisten = [\"127.0.0.1:0\"]\nupstreams = [%q]\n", up.String())
+	// No cooldown here: this test is about reloading, not the pact.
+	dnsPart := fmt.Sprintf("cooldown = \"0s\"\n[dns]\nlisten = [\"127.0.0.1:0\"]\nupstreams = [%q]\n[daemon]\nstate_dir = %q\n", up.String(), t.TempDir())
 	writeConfig(t, cfg, "[pact]\nblock = [\"instagram\"]\n"+dnsPart)
 	d := startDaemon(t, cfg)
 

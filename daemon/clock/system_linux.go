@@ -1,0 +1,28 @@
+package clock
+
+import (
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// System returns the machine's clocks: CLOCK_BOOTTIME, which counts
+// suspend, and the kernel's random boot id.
+func System() Source { return linuxSource{} }
+
+type linuxSource struct{}
+
+func (linuxSource) Read() (Reading, error) {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return Reading{}, err
+	}
+	wall := time.Now()
+	id, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return Reading{}, err
+	}
+	return Reading{BootID: strings.TrimSpace(string(id)), Boot: time.Duration(ts.Nano()), Wall: wall}, nil
+}

@@ -1,0 +1,400 @@
+// Package daemon is nocontact's run loop: it owns the pact engine, the DNS
+// filter and the state file. It reads the config (a request) at start and
+// on Reload, hands it to the engine, publishes the engine's snapshot to the
+// filter, persists the state after every change, and sleeps until the next
+// transition (the pact's start or end, a pending change maturing, a
+// quiet-hours edge).
+//
+// It fails closed: a damaged state file is moved aside and the config's pact
+// is applied in its tightest reading. What the daemon must not do is decide
+// anything about the pact itself (that is daemon/pact) or touch the
+// system's DNS settings (that is the installer).
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/netip"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/nocontact/nocontact/config"
+	"github.com/nocontact/nocontact/daemon/clock"
+	"github.com/nocontact/nocontact/daemon/pact"
+	"github.com/nocontact/nocontact/daemon/statefile"
+	"github.com/nocontact/nocontact/dnsfilter"
+	"github.com/nocontact/nocontact/dnsfilter/catalog"
+	"github.com/nocontact/nocontact/dnsfilter/upstream"
+)
+
+// Options configure a Daemon. ConfigPath and Catalog are required.
+type Options struct {
+	// ConfigPath is the config file, read at New and on every Reload.
+	ConfigPath string
+	// Catalog resolves platform names.
+	Catalog *catalog.Catalog
+	// Logger receives what happens; nil means quiet.
+	Logger *slog.Logger
+	// Clock is the machine's clocks; nil means clock.System().
+	Clock clock.Source
+	// Location is the zone of quiet hours; nil means time.Local.
+	Location *time.Location
+	// Env gives the config's machine-dependent defaults (the state
+	// directory); the zero Env means this machine.
+	Env config.Env
+}
+
+// stateVersion is the format version of the state file.
+const stateVersion = 1
+
+// stateName is the state file's name in the state directory.
+const stateName = "state"
+
+// saveEvery bounds how old the clock ledger on disk may get while nothing
+// else changes: after a reboot the trusted time is never earlier than it.
+const saveEvery = 5 * time.Minute
+
+// maxSleep caps each sleep of the run loop. Go's timers run on a monotonic
+// clock that, on some systems, stops while the machine is suspended, so a
+// timer set for "in 6 hours" may fire hours late after a sleep. Waking at
+// least once a minute and recomputing from the trusted (boot) clock keeps
+// every transition within a minute of its time, at the cost of one cheap
+// wake-up a minute.
+const maxSleep = time.Minute
+
+// persisted is the body of the state file.
+type persisted struct {
+	Pact  pact.State   `json:"pact"`
+	Clock clock.Ledger `json:"clock"`
+}
+
+// Daemon is a running nocontact. Its methods are safe for concurrent use:
+// the control socket calls Status, Unlock, Cancel and Reload while Run
+// loops.
+type Daemon struct {
+	opts  Options
+	log   *slog.Logger
+	loc   *time.Location
+	clk   *clock.Clock
+	path  string // the state file
+	wake  chan struct{}
+	srv   *dnsfilter.Server
+	mu    sync.Mutex
+	cfg   *config.Config
+	eng   *pact.Engine
+	spec  dnsfilter.Spec
+	saved time.Time // trusted time of the last save
+}
+
+// New reads the config and the state, and builds the filter without
+// starting it. A config error is returned; a damaged state is logged and
+// replaced by the config's pact.
+func New(opts Options) (*Daemon, error) {
+	if opts.Catalog == nil {
+		return nil, errors.New("daemon: no catalog")
+	}
+	d := &Daemon{opts: opts, log: opts.Logger, loc: opts.Location, wake: make(chan struct{}, 1)}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	if d.loc == nil {
+		d.loc = time.Local
+	}
+	src := opts.Clock
+	if src == nil {
+		src = clock.System()
+	}
+	cfg, err := config.LoadEnv(opts.ConfigPath, opts.Catalog, opts.Env)
+	if err != nil {
+		return nil, err
+	}
+	d.cfg = cfg
+	d.path = filepath.Join(cfg.Daemon.StateDir, stateName)
+	req := pact.FromConfig(cfg)
+
+	p, err := d.readState()
+	switch {
+	case err == nil:
+		d.clk = clock.New(src, p.Clock)
+		d.eng = pact.New(p.Pact, d.loc)
+		d.logResult(d.eng.Reload(req, d.clk.Now()))
+	case errors.Is(err, fs.ErrNotExist):
+		d.clk = clock.New(src, clock.Ledger{})
+		d.eng = pact.Adopt(req, d.clk.Now(), d.loc)
+		d.log.Info("no saved pact: the pact starts as the config says", "state", d.path)
+	default:
+		d.clk = clock.New(src, clock.Ledger{})
+		d.eng = pact.Adopt(req, d.clk.Now(), d.loc)
+		d.log.Error("the saved pact could not be read, so nocontact blocks everything the config's pact asks for, counted from now; no queued loosening survives",
+			"err", err)
+	}
+	if err := d.save(); err != nil {
+		return nil, err
+	}
+	for _, c := range d.eng.State().Pending {
+		d.log.Info("change pending", "change", c.What, "id", c.ID, "effective", c.Effective.In(d.loc).Format(time.RFC3339))
+	}
+
+	up, err := forwarderFor(cfg, d.log)
+	if err != nil {
+		return nil, err
+	}
+	now := d.clk.Now()
+	d.spec = d.eng.Snapshot(now).Spec
+	policy, err := dnsfilter.NewPolicy(opts.Catalog, d.spec)
+	if err != nil {
+		return nil, err
+	}
+	d.srv, err = dnsfilter.NewServer(dnsfilter.Options{
+		Listen:     cfg.DNS.ListenAddrs,
+		LANClients: cfg.DNS.LANPrefixes,
+		Upstream:   up,
+		Logger:     opts.Logger,
+	}, policy)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// readState reads the state file; a body that passes the checksum but does
+// not decode is moved aside like any damaged file.
+func (d *Daemon) readState() (persisted, error) {
+	var p persisted
+	body, err := statefile.Read(d.path, stateVersion)
+	if err != nil {
+		return p, err
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
+		aside := d.path + ".damaged-" + time.Now().UTC().Format("20060102T150405Z")
+		if rerr := renameAside(d.path, aside); rerr != nil {
+			aside = ""
+		}
+		return p, &statefile.DamagedError{Path: d.path, Aside: aside, Reason: "not valid: " + err.Error()}
+	}
+	return p, nil
+}
+
+// save writes the state and the clock ledger. The caller holds d.mu or is
+// the only goroutine.
+func (d *Daemon) save() error {
+	body, err := json.MarshalIndent(persisted{Pact: d.eng.State(), Clock: d.clk.Ledger()}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := statefile.Write(d.path, stateVersion, body); err != nil {
+		return fmt.Errorf("saving the pact in %s: %w", d.path, err)
+	}
+	d.saved = d.clk.Ledger().Trusted
+	return nil
+}
+
+// Addrs returns the addresses the filter listens on, once started.
+func (d *Daemon) Addrs() []netip.AddrPort { return d.srv.Addrs() }
+
+// StatePath returns the state file's path.
+func (d *Daemon) StatePath() string { return d.path }
+
+// Run starts the filter and runs until ctx is done, then stops the filter.
+func (d *Daemon) Run(ctx context.Context) error {
+	if err := d.srv.Start(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.log.Info("nocontact is filtering", "config", d.opts.ConfigPath, "state", d.path,
+		"blocked_platforms", len(d.spec.Platforms), "extra_domains", len(d.spec.Domains), "allowed", len(d.spec.Allow))
+	d.mu.Unlock()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		wait := d.step()
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err := d.srv.Shutdown(sctx)
+			d.mu.Lock()
+			if serr := d.save(); serr != nil {
+				d.log.Error("the pact could not be saved", "err", serr)
+			}
+			d.mu.Unlock()
+			d.log.Info("stopped")
+			return err
+		case <-d.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// step advances the engine to now, publishes the snapshot, saves when
+// needed, and returns how long to sleep.
+func (d *Daemon) step() time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.clk.Now()
+	res := d.eng.Advance(now)
+	// Publish first: a log line about a change must not come before the
+	// filter applies it (the tests, and a person reading along, rely on it).
+	d.publish(now)
+	d.logResult(res)
+	if res.Changed() || now.Sub(d.saved) >= saveEvery {
+		if err := d.save(); err != nil {
+			d.log.Error("the pact could not be saved; it holds in memory", "err", err)
+		}
+	}
+	wait := maxSleep
+	if next := d.eng.NextTransition(now); !next.IsZero() && next.Sub(now) < wait {
+		wait = max(next.Sub(now), time.Millisecond)
+	}
+	return wait
+}
+
+// publish hands the filter a new policy when what is blocked changed.
+func (d *Daemon) publish(now time.Time) {
+	snap := d.eng.Snapshot(now)
+	if reflect.DeepEqual(snap.Spec, d.spec) {
+		return
+	}
+	policy, err := dnsfilter.NewPolicy(d.opts.Catalog, snap.Spec)
+	if err != nil {
+		// Only a platform unknown to this catalog (an old state after a
+		// catalog change) gets here; keep the stricter old policy.
+		d.log.Error("the new policy could not be built; the filter keeps the last one", "err", err)
+		return
+	}
+	d.srv.SetPolicy(policy)
+	d.spec = snap.Spec
+	d.log.Info("policy updated", "pact_on", snap.PactOn, "quiet_hours_on", len(snap.Quiet),
+		"blocked_platforms", len(snap.Spec.Platforms), "extra_domains", len(snap.Spec.Domains), "allowed", len(snap.Spec.Allow))
+}
+
+func (d *Daemon) poke() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Daemon) logResult(r pact.Result) {
+	for _, c := range r.Applied {
+		d.log.Info("change applied", "change", c.What)
+	}
+	for _, c := range r.Queued {
+		d.log.Info("change queued: it takes effect after the cooldown", "change", c.What, "id", c.ID,
+			"effective", c.Effective.In(d.loc).Format(time.RFC3339))
+	}
+	for _, c := range r.Refused {
+		d.log.Warn("change refused: the pact is strict and cannot be loosened before it ends", "change", c.What)
+	}
+	for _, c := range r.Dropped {
+		d.log.Info("queued change dropped: the config no longer asks for it", "change", c.What, "id", c.ID)
+	}
+	if !r.Completed.IsZero() {
+		d.log.Info("the pact's period has ended: its blocks are lifted", "ended", r.Completed.In(d.loc).Format(time.RFC3339))
+	}
+}
+
+// Reload re-reads the config and hands it to the engine. A config with a
+// mistake is refused (logged and returned) and nothing changes.
+func (d *Daemon) Reload() error {
+	cfg, err := config.LoadEnv(d.opts.ConfigPath, d.opts.Catalog, d.opts.Env)
+	if err != nil {
+		d.log.Error("config not reloaded, still filtering with the previous one: fix the file and reload again", "err", err)
+		return err
+	}
+	up, err := forwarderFor(cfg, d.log)
+	if err != nil {
+		d.log.Error("config not reloaded, still filtering with the previous one", "err", err)
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if fmt.Sprint(cfg.DNS.ListenAddrs) != fmt.Sprint(d.cfg.DNS.ListenAddrs) {
+		d.log.Warn("[dns] listen changed: restart nocontact to listen on the new addresses; the rest of the config is reloaded")
+	}
+	if cfg.Daemon.StateDir != d.cfg.Daemon.StateDir {
+		d.log.Warn("[daemon] state_dir changed: restart nocontact to move the state; it stays in " + filepath.Dir(d.path))
+	}
+	d.srv.SetUpstream(up)
+	d.srv.SetLANClients(cfg.DNS.LANPrefixes)
+	d.cfg = cfg
+	now := d.clk.Now()
+	res := d.eng.Reload(pact.FromConfig(cfg), now)
+	d.publish(now)
+	d.logResult(res)
+	if err := d.save(); err != nil {
+		d.log.Error("the pact could not be saved; it holds in memory", "err", err)
+	}
+	d.log.Info("config reloaded", "config", d.opts.ConfigPath, "pending", len(d.eng.State().Pending))
+	d.poke()
+	return nil
+}
+
+// Status describes the pact now.
+func (d *Daemon) Status() pact.Status {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.clk.Now()
+	d.logResult(d.eng.Advance(now))
+	return d.eng.Status(now)
+}
+
+// Unlock asks to end the pact now; see pact.Engine.Unlock. The change is
+// saved before Unlock returns.
+func (d *Daemon) Unlock() (pact.Change, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, res, err := d.eng.Unlock(d.clk.Now())
+	d.logResult(res)
+	if serr := d.save(); serr != nil && err == nil {
+		err = serr
+	}
+	d.poke()
+	return c, err
+}
+
+// Cancel removes the pending change with the given id, or all of them for
+// "all"; see pact.Engine.Cancel.
+func (d *Daemon) Cancel(id string) ([]pact.Change, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out, err := d.eng.Cancel(id, d.clk.Now())
+	for _, c := range out {
+		d.log.Info("queued change cancelled", "change", c.What, "id", c.ID)
+	}
+	if serr := d.save(); serr != nil && err == nil {
+		err = serr
+	}
+	d.poke()
+	return out, err
+}
+
+// forwarderFor expands "system" into the system's resolvers, leaving out
+// nocontact's own addresses, and returns a forwarder to the result.
+func forwarderFor(cfg *config.Config, log *slog.Logger) (*upstream.Forwarder, error) {
+	var addrs []netip.AddrPort
+	for _, u := range cfg.DNS.UpstreamAddrs {
+		if !u.System {
+			addrs = append(addrs, u.Addr)
+			continue
+		}
+		sys, err := upstream.System("/")
+		if err != nil {
+			return nil, fmt.Errorf("finding the system's resolvers for upstreams = [\"system\"]: %w", err)
+		}
+		addrs = append(addrs, sys...)
+	}
+	addrs = upstream.WithoutSelf(addrs, cfg.DNS.ListenAddrs)
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("no upstream resolver left: the system's resolvers point back at nocontact itself; " +
+			"write the resolvers to ask in [dns] upstreams, like upstreams = [\"9.9.9.9\", \"149.112.112.112\"]")
+	}
+	return upstream.NewForwarder(addrs, 0, log)
+}

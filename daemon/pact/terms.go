@@ -1,0 +1,218 @@
+// Package pact is the engine of nocontact's pact: it holds the active pact
+// (what the person agreed to, in force now), compares each request (the
+// config file) with it, applies every change that gives less access at
+// once, queues every change that gives more access until the cooldown in
+// force when it was asked for has passed, refuses loosening in strict mode,
+// and says for any instant what is blocked and why, and when that next
+// changes.
+//
+// It is pure logic: every method takes the time it is asked at (the
+// daemon's trusted clock), and nothing here reads a clock, a file or the
+// network. The daemon persists State and publishes Snapshot to the filter.
+// Methods of an Engine are not safe for concurrent use; the daemon holds
+// the lock.
+package pact
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nocontact/nocontact/config"
+)
+
+// Terms are the terms of a pact: its period, what it blocks and how it may
+// be loosened. The slices are sorted and without duplicates.
+type Terms struct {
+	// Start is when the pact begins blocking. In a Request, zero means
+	// "when it is first applied".
+	Start time.Time `json:"start"`
+	// End is when the pact stops blocking; zero means open-ended (until
+	// unlocked).
+	End time.Time `json:"end"`
+	// Length is the period's length in a Request (End is then Start +
+	// Length); unused in the active pact.
+	Length time.Duration `json:"length,omitempty"`
+
+	Platforms []string      `json:"platforms"` // catalog ids
+	Domains   []string      `json:"domains"`   // extra domains
+	Allow     []string      `json:"allow"`     // allow entries
+	Cooldown  time.Duration `json:"cooldown"`
+	Strict    bool          `json:"strict"`
+	Quiet     []Window      `json:"quiet"` // sorted by Key
+}
+
+// Request is what the config file asks for.
+type Request = Terms
+
+// Window is one quiet-hours window: on the days of Days it blocks from From
+// to To (minutes after local midnight; To <= From crosses midnight into the
+// next day).
+type Window struct {
+	Days      uint8    `json:"days"` // bit time.Weekday per day
+	From      int      `json:"from"`
+	To        int      `json:"to"`
+	Platforms []string `json:"platforms"`
+	Domains   []string `json:"domains"`
+}
+
+// Key names the window canonically: two windows with the same key are the
+// same window.
+func (w Window) Key() string {
+	return fmt.Sprintf("%07b %s-%s %s|%s", w.Days, hhmm(w.From), hhmm(w.To), strings.Join(w.Platforms, ","), strings.Join(w.Domains, ","))
+}
+
+// String describes the window in plain words: "fri sat 22:00-07:00
+// (whatsapp, instagram)".
+func (w Window) String() string {
+	what := strings.Join(append(slices.Clone(w.Platforms), w.Domains...), ", ")
+	return fmt.Sprintf("%s %s-%s (%s)", dayNames(w.Days), hhmm(w.From), hhmm(w.To), what)
+}
+
+func hhmm(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
+
+func dayNames(mask uint8) string {
+	if mask == config.AllDays {
+		return "every day"
+	}
+	names := []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+	var out []string
+	for i := 1; i <= 7; i++ { // from Monday
+		d := i % 7
+		if mask&(1<<d) != 0 {
+			out = append(out, names[d])
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// bounds returns the window's start and end when it starts on the local
+// day y-m-d. time.Date resolves the clock times in loc on that very day,
+// so a window across a daylight-saving change is an hour shorter or longer,
+// as the wall clock says.
+func (w Window) bounds(y int, m time.Month, d int, loc *time.Location) (time.Time, time.Time) {
+	start := time.Date(y, m, d, w.From/60, w.From%60, 0, 0, loc)
+	ed := d
+	if w.To <= w.From {
+		ed++
+	}
+	return start, time.Date(y, m, ed, w.To/60, w.To%60, 0, 0, loc)
+}
+
+// activeAt reports whether the window blocks at t.
+func (w Window) activeAt(t time.Time, loc *time.Location) bool {
+	y, m, d := t.In(loc).Date()
+	for back := 0; back >= -1; back-- {
+		day := time.Date(y, m, d+back, 12, 0, 0, 0, loc)
+		if w.Days&(1<<day.Weekday()) == 0 {
+			continue
+		}
+		s, e := w.bounds(y, m, d+back, loc)
+		if !t.Before(s) && t.Before(e) {
+			return true
+		}
+	}
+	return false
+}
+
+// nextEdge returns the first start or end of the window after t, or the
+// zero time when it has none (no days).
+func (w Window) nextEdge(t time.Time, loc *time.Location) time.Time {
+	var best time.Time
+	y, m, d := t.In(loc).Date()
+	for off := -1; off <= 8; off++ {
+		day := time.Date(y, m, d+off, 12, 0, 0, 0, loc)
+		if w.Days&(1<<day.Weekday()) == 0 {
+			continue
+		}
+		s, e := w.bounds(y, m, d+off, loc)
+		for _, x := range []time.Time{s, e} {
+			if x.After(t) && (best.IsZero() || x.Before(best)) {
+				best = x
+			}
+		}
+	}
+	return best
+}
+
+// FromConfig turns a parsed config into a request.
+func FromConfig(c *config.Config) Request {
+	r := Request{
+		Start:     c.Pact.Start,
+		End:       c.Pact.Until,
+		Length:    c.Pact.LengthDur,
+		Platforms: set(c.Pact.Platforms),
+		Domains:   set(c.Pact.Domains),
+		Allow:     set(c.Pact.Allow),
+		Cooldown:  c.Pact.CooldownDur,
+		Strict:    c.Pact.Strict,
+		Quiet:     []Window{},
+	}
+	seen := map[string]bool{}
+	for _, q := range c.QuietHours {
+		w := Window{Days: q.DayMask, From: q.FromMinute, To: q.ToMinute, Platforms: set(q.Platforms), Domains: set(q.Domains)}
+		if !seen[w.Key()] {
+			seen[w.Key()] = true
+			r.Quiet = append(r.Quiet, w)
+		}
+	}
+	sortWindows(r.Quiet)
+	return r
+}
+
+// set returns a sorted copy of list without duplicates, never nil.
+func set(list []string) []string {
+	out := append([]string{}, list...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func sortWindows(ws []Window) {
+	slices.SortFunc(ws, func(a, b Window) int { return strings.Compare(a.Key(), b.Key()) })
+}
+
+// resolve gives the request concrete Start and End: a missing start is the
+// active pact's (or t for a first pact), and a length counts from the
+// start.
+func resolve(r Request, activeStart, t time.Time) Terms {
+	out := r
+	out.Platforms, out.Domains, out.Allow = set(r.Platforms), set(r.Domains), set(r.Allow)
+	out.Quiet = slices.Clone(r.Quiet)
+	if out.Quiet == nil {
+		out.Quiet = []Window{}
+	}
+	sortWindows(out.Quiet)
+	if out.Start.IsZero() {
+		out.Start = activeStart
+		if out.Start.IsZero() {
+			out.Start = t
+		}
+	}
+	if r.Length > 0 {
+		out.End = out.Start.Add(r.Length)
+	}
+	out.Length = 0
+	return out
+}
+
+// periodKey names a period canonically.
+func periodKey(s, e time.Time) string { return timeKey(s) + "/" + timeKey(e) }
+
+func timeKey(t time.Time) string {
+	if t.IsZero() {
+		return "open"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// endAfter reports whether end a is later than end b, zero being never.
+func endAfter(a, b time.Time) bool {
+	switch {
+	case a.IsZero():
+		return !b.IsZero()
+	case b.IsZero():
+		return false
+	}
+	return a.After(b)
+}
