@@ -342,6 +342,14 @@ func example(key string) string {
 		return `["system"]`
 	case "dns.lan_clients":
 		return `["192.168.1.0/24"]`
+	case "dns.bootstrap":
+		return `["9.9.9.9"]`
+	case "dns.cache_size":
+		return `10000`
+	case "dns.min_ttl":
+		return `"0s"`
+	case "dns.max_ttl":
+		return `"24h"`
 	}
 	return ""
 }

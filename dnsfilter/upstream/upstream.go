@@ -446,3 +446,18 @@ func ParseResolvConf(text string) []netip.AddrPort {
 	}
 	return out
 }
+
+// SystemResolvers returns the resolvers "system" stands for: those saved
+// returns (the record the installer kept of the system's resolvers before
+// nocontact took over) when it is set and gives any, else those the system
+// lists now (System(root)). The caller still removes its own addresses
+// with WithoutSelf.
+func SystemResolvers(saved func() ([]netip.AddrPort, error), root string) ([]netip.AddrPort, error) {
+	if saved != nil {
+		addrs, err := saved()
+		if err == nil && len(addrs) > 0 {
+			return addrs, nil
+		}
+	}
+	return System(root)
+}
