@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -254,7 +255,7 @@ func TestWatchedPlatformTTLCapped(t *testing.T) {
 // loopBack is an upstream that forwards every question to the filter
 // itself, as a resolver pointed back at nocontact does. With strip, it
 // asks a fresh question (the loop mark lost), as systemd-resolved would.
-func loopBack(t testing.TB, target *netip.AddrPort, strip bool, seen *dnstest.Counter) netip.AddrPort {
+func loopBack(t testing.TB, target *atomic.Pointer[netip.AddrPort], strip bool, seen *dnstest.Counter) netip.AddrPort {
 	seen.H = dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
 		out := q.Copy()
 		if strip {
@@ -262,7 +263,7 @@ func loopBack(t testing.TB, target *netip.AddrPort, strip bool, seen *dnstest.Co
 			out.SetQuestion(q.Question[0].Name, q.Question[0].Qtype)
 		}
 		c := &dns.Client{Timeout: 5 * time.Second}
-		r, _, err := c.Exchange(out, target.String())
+		r, _, err := c.Exchange(out, target.Load().String())
 		if err != nil {
 			return
 		}
@@ -273,13 +274,13 @@ func loopBack(t testing.TB, target *netip.AddrPort, strip bool, seen *dnstest.Co
 }
 
 func TestLoopDetectedByMark(t *testing.T) {
-	var self netip.AddrPort
+	var self atomic.Pointer[netip.AddrPort]
 	seen := &dnstest.Counter{}
 	loop := upstream.NewLoopMark()
 	f, _ := upstream.New(upstream.Options{Servers: []upstream.Server{{Addr: loopBack(t, &self, false, seen)}}, Loop: loop})
 	var logs syncBuf
 	s := startWith(t, f, nil, loop, slog.New(slog.NewTextHandler(&logs, nil)))
-	self = s.Addrs()[0]
+	self.Store(&s.Addrs()[0])
 	r, took := slowQuery(t, s, "example.org.", dns.TypeA)
 	if r.Rcode != dns.RcodeServerFailure || took > slowLimit {
 		t.Errorf("through a loop: %s after %v, want SERVFAIL within the budget", dns.RcodeToString[r.Rcode], took)
@@ -293,7 +294,7 @@ func TestLoopDetectedByMark(t *testing.T) {
 }
 
 func TestLoopDetectedByProbe(t *testing.T) {
-	var self netip.AddrPort
+	var self atomic.Pointer[netip.AddrPort]
 	seen := &dnstest.Counter{}
 	good := dnstest.Serve(t, dnstest.NewZone(t, "example.org. 60 IN A 192.0.2.1"))
 	looping := loopBack(t, &self, true, seen)
@@ -305,7 +306,7 @@ func TestLoopDetectedByProbe(t *testing.T) {
 		Logger:  log,
 	})
 	s := startWith(t, f, nil, nil, log)
-	self = s.Addrs()[0]
+	self.Store(&s.Addrs()[0])
 	dropped := s.CheckLoops(context.Background())
 	if len(dropped) != 1 || dropped[0] != looping.String() {
 		t.Fatalf("CheckLoops dropped %v, want only the looping upstream %s", dropped, looping)
