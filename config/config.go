@@ -97,14 +97,32 @@ type DNS struct {
 	// error.
 	Listen []string `toml:"listen"`
 	// Upstreams lists the resolvers asked for names that are not blocked,
-	// tried in order: "system" (the resolvers the system used before
-	// nocontact), an IP address (port 53) or "IP:port" ("[v6]:port").
-	// Default ["system"]; an empty list is an error.
+	// healthy ones first, in this order: "system" (the resolvers the system
+	// used before nocontact), an IP address (port 53) or "IP:port"
+	// ("[v6]:port"), "tls://IP[:port]" or "tls://NAME@IP[:port]" (DNS over
+	// TLS, port 853, the certificate checked against NAME, or the IP when
+	// no NAME), or "https://HOST[:port]/PATH" (DNS over HTTPS). Default
+	// ["system"]; an empty list is an error.
 	Upstreams []string `toml:"upstreams"`
 	// LANClients lists the networks (CIDR, or a single address) whose
 	// devices may use the filter besides this machine's loopback. Default
 	// [].
 	LANClients []string `toml:"lan_clients"`
+	// Bootstrap lists plain DNS resolvers, as IP or "IP:port", used only
+	// to look up the host name of an https:// upstream (nocontact cannot
+	// ask itself). Default []; needed when an https:// upstream names its
+	// host.
+	Bootstrap []string `toml:"bootstrap"`
+	// CacheSize is how many answers the cache keeps, fresh or expired (an
+	// expired one is served for up to a day when no upstream answers).
+	// Default 10000; it must be above 0.
+	CacheSize int `toml:"cache_size"`
+	// MinTTL raises shorter TTLs for the cache: a duration like "0s",
+	// "30s", "5m". Default "0s" (TTLs as the upstream gives them).
+	MinTTL string `toml:"min_ttl"`
+	// MaxTTL lowers longer TTLs for the cache, like "1h". Default "24h";
+	// it must be above 0 and not below MinTTL.
+	MaxTTL string `toml:"max_ttl"`
 
 	// ListenAddrs is Listen parsed, in order. Never nil.
 	ListenAddrs []netip.AddrPort `toml:"-"`
@@ -113,6 +131,12 @@ type DNS struct {
 	// LANPrefixes is LANClients parsed and masked ("192.168.1.7/24" becomes
 	// 192.168.1.0/24, a bare address a /32 or /128), in order. Never nil.
 	LANPrefixes []netip.Prefix `toml:"-"`
+	// BootstrapAddrs is Bootstrap parsed (port 53 when none), in order.
+	// Never nil.
+	BootstrapAddrs []netip.AddrPort `toml:"-"`
+	// MinTTLDuration and MaxTTLDuration are MinTTL and MaxTTL parsed.
+	MinTTLDuration time.Duration `toml:"-"`
+	MaxTTLDuration time.Duration `toml:"-"`
 }
 
 // Upstream is one resolver from [dns] upstreams.
@@ -120,16 +144,32 @@ type Upstream struct {
 	// System means the resolvers the system used before nocontact took over
 	// its DNS; the daemon finds them, this package does not.
 	System bool
-	// Addr is the resolver of a plain IP upstream; its port is 53 when the
-	// file did not give one. Zero when System is set.
+	// Addr is the resolver of a plain or tls:// upstream; its port is 53
+	// (853 for tls://) when the file did not give one. Zero when System is
+	// set or for https://.
 	Addr netip.AddrPort
+	// TLS means DNS over TLS to Addr.
+	TLS bool
+	// Name is the name a tls:// upstream's certificate must carry, lower
+	// case; empty means its IP address.
+	Name string
+	// URL is an https:// upstream's address (DNS over HTTPS); empty for
+	// the others.
+	URL string
 }
 
-// String gives the upstream back as a file would write it: "system" or the
-// address with its port.
+// String gives the upstream back as a file would write it: "system", the
+// address with its port, or the tls:// or https:// form.
 func (u Upstream) String() string {
-	if u.System {
+	switch {
+	case u.System:
 		return system
+	case u.URL != "":
+		return u.URL
+	case u.TLS && u.Name != "":
+		return "tls://" + u.Name + "@" + u.Addr.String()
+	case u.TLS:
+		return "tls://" + u.Addr.String()
 	}
 	return u.Addr.String()
 }
@@ -156,6 +196,10 @@ func defaults() *Config {
 			Listen:     []string{"127.0.0.1:53", "[::1]:53"},
 			Upstreams:  []string{system},
 			LANClients: []string{},
+			Bootstrap:  []string{},
+			CacheSize:  10000,
+			MinTTL:     "0s",
+			MaxTTL:     "24h",
 		},
 		QuietHours: []QuietHours{},
 	}
@@ -292,6 +336,7 @@ func (d *DNS) validate(w where) error {
 	d.Listen = nonNil(d.Listen)
 	d.Upstreams = nonNil(d.Upstreams)
 	d.LANClients = nonNil(d.LANClients)
+	d.Bootstrap = nonNil(d.Bootstrap)
 
 	if len(d.Listen) == 0 {
 		return w.errorf("dns.listen", `the list is empty, but nocontact must listen somewhere: write listen = ["127.0.0.1:53", "[::1]:53"]`)
@@ -318,7 +363,7 @@ func (d *DNS) validate(w where) error {
 			return w.entryErr("dns.upstreams", i, err)
 		}
 		// Asking itself would send every query round in a circle.
-		if !u.System && slices.Contains(d.ListenAddrs, u.Addr) {
+		if !u.System && !u.TLS && slices.Contains(d.ListenAddrs, u.Addr) {
 			return w.entryErrorf("dns.upstreams", i, "%q is where nocontact itself listens: use \"system\" or another resolver", s)
 		}
 		if !slices.Contains(d.UpstreamAddrs, u) {
@@ -336,7 +381,83 @@ func (d *DNS) validate(w where) error {
 			d.LANPrefixes = append(d.LANPrefixes, p)
 		}
 	}
+
+	d.BootstrapAddrs = make([]netip.AddrPort, 0, len(d.Bootstrap))
+	for i, s := range d.Bootstrap {
+		u, err := parseUpstream(s)
+		if err == nil && (u.System || u.TLS || u.URL != "") {
+			err = fmt.Errorf("%q: a bootstrap resolver is a plain IP address, like \"9.9.9.9\" or \"9.9.9.9:53\"", s)
+		}
+		if err != nil {
+			return w.entryErr("dns.bootstrap", i, err)
+		}
+		if slices.Contains(d.ListenAddrs, u.Addr) {
+			return w.entryErrorf("dns.bootstrap", i, "%q is where nocontact itself listens: write another resolver, like \"9.9.9.9\"", s)
+		}
+		if !slices.Contains(d.BootstrapAddrs, u.Addr) {
+			d.BootstrapAddrs = append(d.BootstrapAddrs, u.Addr)
+		}
+	}
+	if len(d.BootstrapAddrs) == 0 {
+		for i, u := range d.UpstreamAddrs {
+			if h := urlHost(u.URL); h != "" {
+				if _, err := netip.ParseAddr(h); err != nil {
+					return w.entryErrorf("dns.upstreams", i, "%q names its server, %q, and nocontact cannot ask itself to look it up: "+
+						"add bootstrap = [\"9.9.9.9\"] (a resolver for that one name), or write the server's IP address in place of the name", u.URL, h)
+				}
+			}
+		}
+	}
+
+	if d.CacheSize <= 0 || d.CacheSize > 10_000_000 {
+		return w.errorf("dns.cache_size", "%d: want a number of answers from 1 to 10000000, like cache_size = 10000", d.CacheSize)
+	}
+	var err error
+	if d.MinTTLDuration, err = parseTTL(d.MinTTL); err != nil {
+		return w.err("dns.min_ttl", err)
+	}
+	if d.MaxTTLDuration, err = parseTTL(d.MaxTTL); err != nil {
+		return w.err("dns.max_ttl", err)
+	}
+	if d.MaxTTLDuration == 0 {
+		return w.errorf("dns.max_ttl", "%q: want more than 0, like max_ttl = \"24h\"", d.MaxTTL)
+	}
+	if d.MinTTLDuration > d.MaxTTLDuration {
+		return w.errorf("dns.min_ttl", "%q is longer than max_ttl %q: lower min_ttl or raise max_ttl", d.MinTTL, d.MaxTTL)
+	}
 	return nil
+}
+
+// parseTTL reads min_ttl or max_ttl: a duration in whole seconds or more,
+// from 0 to a week.
+func parseTTL(s string) (time.Duration, error) {
+	t := strings.TrimSpace(s)
+	d, err := time.ParseDuration(t)
+	if err != nil {
+		if n, nerr := strconv.Atoi(t); nerr == nil {
+			return 0, fmt.Errorf("%q: add a unit, like \"%ds\"", s, n)
+		}
+		return 0, fmt.Errorf("%q: want a number and a unit, like \"30s\", \"5m\" or \"24h\"", s)
+	}
+	if d < 0 || d > 7*24*time.Hour {
+		return 0, fmt.Errorf("%q: want a duration from \"0s\" to \"168h\" (a week)", s)
+	}
+	if d%time.Second != 0 {
+		return 0, fmt.Errorf("%q: DNS counts TTLs in whole seconds: write %q", s, d.Round(time.Second).String())
+	}
+	return d, nil
+}
+
+// urlHost returns the host of an https:// upstream, or "".
+func urlHost(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
 }
 
 // cleanDomains cleans each entry of a domain list (see cleanDomain) and
@@ -450,8 +571,12 @@ func parseUpstream(s string) (Upstream, error) {
 		return Upstream{}, fmt.Errorf("%q is not the address of a resolver: write one, like \"9.9.9.9\", or \"system\"", s)
 	case err == nil:
 		return Upstream{Addr: ap}, nil
+	case len(t) >= 6 && strings.EqualFold(t[:6], "tls://"):
+		return parseTLS(s, t[6:])
+	case len(t) >= 8 && strings.EqualFold(t[:8], "https://"):
+		return parseHTTPS(s, t)
 	case strings.Contains(t, "://"):
-		return Upstream{}, fmt.Errorf("%q: encrypted upstreams are not supported yet: write the resolver's IP address, like \"9.9.9.9\", or \"system\"", s)
+		return Upstream{}, fmt.Errorf("%q: an encrypted upstream starts with tls:// or https://, like \"tls://dns.quad9.net@9.9.9.9\" or \"https://dns.quad9.net/dns-query\"", s)
 	}
 	host := t
 	if h, _, err := net.SplitHostPort(t); err == nil {
@@ -463,6 +588,57 @@ func parseUpstream(s string) (Upstream, error) {
 		return Upstream{}, fmt.Errorf("%q: write the resolver's IP address, not its name, like \"9.9.9.9\", or \"system\"", s)
 	}
 	return Upstream{}, fmt.Errorf("%q: want \"system\", an IP address like \"9.9.9.9\", or an address and port like \"9.9.9.9:53\"", s)
+}
+
+// parseTLS reads the part after "tls://" of a DNS over TLS upstream:
+// "IP[:port]" or "NAME@IP[:port]".
+func parseTLS(s, rest string) (Upstream, error) {
+	like := `like "tls://dns.quad9.net@9.9.9.9" or "tls://9.9.9.9:853"`
+	name, addr := "", rest
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		name, addr = strings.ToLower(strings.TrimSuffix(rest[:i], ".")), rest[i+1:]
+		if catalog.CheckDomain(name) != nil {
+			return Upstream{}, fmt.Errorf("%q: %q before the @ must be the name on the server's certificate, %s", s, rest[:i], like)
+		}
+	}
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		a, aerr := netip.ParseAddr(addr)
+		if aerr != nil {
+			if catalog.CheckDomain(strings.TrimSuffix(addr, ".")) == nil {
+				return Upstream{}, fmt.Errorf("%q: write the server's IP address after the name, %s (nocontact cannot look the name up)", s, like)
+			}
+			return Upstream{}, fmt.Errorf("%q: want an IP address, %s", s, like)
+		}
+		ap = netip.AddrPortFrom(a, 853)
+	}
+	if ap.Port() == 0 || ap.Addr().IsUnspecified() {
+		return Upstream{}, fmt.Errorf("%q: want the server's IP address and a port other than 0, %s", s, like)
+	}
+	return Upstream{Addr: ap, TLS: true, Name: name}, nil
+}
+
+// parseHTTPS reads a DNS over HTTPS upstream.
+func parseHTTPS(s, t string) (Upstream, error) {
+	like := `like "https://dns.quad9.net/dns-query"`
+	u, err := url.Parse(t)
+	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return Upstream{}, fmt.Errorf("%q: want a DNS over HTTPS address, %s", s, like)
+	}
+	u.Scheme = "https"
+	h := u.Hostname()
+	if _, err := netip.ParseAddr(h); err != nil && catalog.CheckDomain(strings.TrimSuffix(strings.ToLower(h), ".")) != nil {
+		return Upstream{}, fmt.Errorf("%q: %q is not a server name or IP address, %s", s, h, like)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
+			return Upstream{}, fmt.Errorf("%q: the port must be a number from 1 to 65535", s)
+		}
+	}
+	if u.Path == "" {
+		return Upstream{}, fmt.Errorf("%q: add the path, usually /dns-query, %s", s, like)
+	}
+	return Upstream{URL: u.String()}, nil
 }
 
 // parseLANClient reads one [dns] lan_clients entry: a network in CIDR form

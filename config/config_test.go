@@ -99,6 +99,13 @@ func TestDefaults(t *testing.T) {
 			ListenAddrs:   []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:53"), netip.MustParseAddrPort("[::1]:53")},
 			UpstreamAddrs: []Upstream{{System: true}},
 			LANPrefixes:   []netip.Prefix{},
+
+			Bootstrap:      []string{},
+			CacheSize:      10000,
+			MinTTL:         "0s",
+			MaxTTL:         "24h",
+			BootstrapAddrs: []netip.AddrPort{},
+			MaxTTLDuration: 24 * time.Hour,
 		},
 		QuietHours: []QuietHours{},
 		Daemon:     Daemon{StateDir: DefaultStateDir()},
@@ -147,8 +154,12 @@ strict = true
 
 [dns]
 listen = ["127.0.0.1:0", "[::1]:5353", "192.168.1.2:53"]
-upstreams = ["System", "9.9.9.9", "1.1.1.1:5353", "2620:fe::fe", "[2620:fe::9]:853"]
+upstreams = ["System", "9.9.9.9", "1.1.1.1:5353", "2620:fe::fe", "[2620:fe::9]:853", "tls://Dns.Quad9.net.@9.9.9.9", "TLS://[2620:fe::fe]:8853", "https://dns.quad9.net/dns-query", "https://9.9.9.9:8443/q?x=1"]
 lan_clients = ["192.168.1.7/24", "10.0.0.5", "fd00::1/64", "fd00::7"]
+bootstrap = ["9.9.9.9", "[2620:fe::fe]:5353", "9.9.9.9:53"]
+cache_size = 500
+min_ttl = "30s"
+max_ttl = "1h"
 
 [[quiet_hours]]
 days = ["Fri", "saturday"]
@@ -186,8 +197,18 @@ state_dir = "/srv/nocontact"
 		Daemon: Daemon{StateDir: "/srv/nocontact"},
 		DNS: DNS{
 			Listen:     []string{"127.0.0.1:0", "[::1]:5353", "192.168.1.2:53"},
-			Upstreams:  []string{"System", "9.9.9.9", "1.1.1.1:5353", "2620:fe::fe", "[2620:fe::9]:853"},
+			Upstreams:  []string{"System", "9.9.9.9", "1.1.1.1:5353", "2620:fe::fe", "[2620:fe::9]:853", "tls://Dns.Quad9.net.@9.9.9.9", "TLS://[2620:fe::fe]:8853", "https://dns.quad9.net/dns-query", "https://9.9.9.9:8443/q?x=1"},
 			LANClients: []string{"192.168.1.7/24", "10.0.0.5", "fd00::1/64", "fd00::7"},
+			Bootstrap:  []string{"9.9.9.9", "[2620:fe::fe]:5353", "9.9.9.9:53"},
+			CacheSize:  500,
+			MinTTL:     "30s",
+			MaxTTL:     "1h",
+			BootstrapAddrs: []netip.AddrPort{
+				netip.MustParseAddrPort("9.9.9.9:53"),
+				netip.MustParseAddrPort("[2620:fe::fe]:5353"),
+			},
+			MinTTLDuration: 30 * time.Second,
+			MaxTTLDuration: time.Hour,
 			ListenAddrs: []netip.AddrPort{
 				netip.MustParseAddrPort("127.0.0.1:0"),
 				netip.MustParseAddrPort("[::1]:5353"),
@@ -199,6 +220,10 @@ state_dir = "/srv/nocontact"
 				{Addr: netip.MustParseAddrPort("1.1.1.1:5353")},
 				{Addr: netip.MustParseAddrPort("[2620:fe::fe]:53")},
 				{Addr: netip.MustParseAddrPort("[2620:fe::9]:853")},
+				{Addr: netip.MustParseAddrPort("9.9.9.9:853"), TLS: true, Name: "dns.quad9.net"},
+				{Addr: netip.MustParseAddrPort("[2620:fe::fe]:8853"), TLS: true},
+				{URL: "https://dns.quad9.net/dns-query"},
+				{URL: "https://9.9.9.9:8443/q?x=1"},
 			},
 			LANPrefixes: []netip.Prefix{
 				netip.MustParsePrefix("192.168.1.0/24"),
@@ -407,8 +432,44 @@ func TestErrors(t *testing.T) {
 			`nocontact.toml:2: dns.upstreams: `, []string{"IP address, not its name"}},
 		{"upstream port 0", "[dns]\nupstreams = [\"9.9.9.9:0\"]\n",
 			`nocontact.toml:2: dns.upstreams: `, []string{"port 0", "leave the port out"}},
-		{"upstream encrypted", "[dns]\nupstreams = [\"https://dns.quad9.net/dns-query\"]\n",
-			`nocontact.toml:2: dns.upstreams: `, []string{"not supported yet"}},
+		{"https by name without bootstrap", "[dns]\nupstreams = [\"https://dns.quad9.net/dns-query\"]\n",
+			`nocontact.toml:2: dns.upstreams: `, []string{"bootstrap = [\"9.9.9.9\"]", "IP address in place of the name"}},
+		{"https without path", "[dns]\nupstreams = [\"https://9.9.9.9\"]\n",
+			`nocontact.toml:2: dns.upstreams: `, []string{"/dns-query"}},
+		{"https with a bad host", "[dns]\nupstreams = [\"https://bad_host!/dns-query\"]\n",
+			`nocontact.toml:2: dns.upstreams: `, []string{"is not a server name or IP address"}},
+		{"other scheme", "[dns]\nupstreams = [\"quic://9.9.9.9\"]\n",
+			`nocontact.toml:2: dns.upstreams: `, []string{"tls:// or https://"}},
+		{"tls by name only", "[dns]\nupstreams = [\"tls://dns.quad9.net\"]\n",
+			`nocontact.toml:2: dns.upstreams: `, []string{"IP address after the name"}},
+		{"tls bad name", "[dns]\nupstreams = [\"tls://bad name@9.9.9.9\"]\n",
+			`nocontact.toml:2: dns.upstreams: `, []string{"name on the server's certificate"}},
+		{"tls port 0", "[dns]\nupstreams = [\"tls://9.9.9.9:0\"]\n",
+			`nocontact.toml:2: dns.upstreams: `, []string{"port other than 0"}},
+		{"bootstrap is encrypted", "[dns]\nbootstrap = [\"tls://9.9.9.9\"]\n",
+			`nocontact.toml:2: dns.bootstrap: `, []string{"plain IP address"}},
+		{"bootstrap is us", "[dns]\nlisten = [\"127.0.0.1:53\"]\nbootstrap = [\"127.0.0.1\"]\n",
+			`nocontact.toml:3: dns.bootstrap: `, []string{"where nocontact itself listens"}},
+		{"bootstrap is a name", "[dns]\nbootstrap = [\"dns.quad9.net\"]\n",
+			`nocontact.toml:2: dns.bootstrap: `, []string{"IP address, not its name"}},
+		{"cache_size 0", "[dns]\ncache_size = 0\n",
+			`nocontact.toml:2: dns.cache_size: `, []string{"cache_size = 10000"}},
+		{"cache_size text", "[dns]\ncache_size = \"big\"\n",
+			`nocontact.toml:2: dns.cache_size: `, []string{"whole number", "cache_size = 10000"}},
+		{"min_ttl no unit", "[dns]\nmin_ttl = \"60\"\n",
+			`nocontact.toml:2: dns.min_ttl: `, []string{`add a unit, like "60s"`}},
+		{"min_ttl a number", "[dns]\nmin_ttl = 60\n",
+			`nocontact.toml:2: dns.min_ttl: `, []string{`write min_ttl = "60"`}},
+		{"max_ttl nonsense", "[dns]\nmax_ttl = \"a day\"\n",
+			`nocontact.toml:2: dns.max_ttl: `, []string{`want a number and a unit, like "30s"`}},
+		{"max_ttl zero", "[dns]\nmax_ttl = \"0s\"\n",
+			`nocontact.toml:2: dns.max_ttl: `, []string{"more than 0"}},
+		{"max_ttl too long", "[dns]\nmax_ttl = \"9000h\"\n",
+			`nocontact.toml:2: dns.max_ttl: `, []string{"a week"}},
+		{"min_ttl fraction", "[dns]\nmin_ttl = \"1.5s\"\n",
+			`nocontact.toml:2: dns.min_ttl: `, []string{"whole seconds"}},
+		{"min above max", "[dns]\nmin_ttl = \"2h\"\nmax_ttl = \"1h\"\n",
+			`nocontact.toml:2: dns.min_ttl: `, []string{"longer than max_ttl"}},
 		{"upstream unspecified", "[dns]\nupstreams = [\"0.0.0.0\"]\n",
 			`nocontact.toml:2: dns.upstreams: `, []string{"not the address of a resolver"}},
 		{"upstream is itself", "[dns]\nlisten = [\"127.0.0.1:53\"]\nupstreams = [\"127.0.0.1\"]\n",
@@ -564,6 +625,9 @@ func TestUpstreamString(t *testing.T) {
 		{Upstream{System: true}, "system"},
 		{Upstream{Addr: netip.MustParseAddrPort("9.9.9.9:53")}, "9.9.9.9:53"},
 		{Upstream{Addr: netip.MustParseAddrPort("[2620:fe::fe]:853")}, "[2620:fe::fe]:853"},
+		{Upstream{Addr: netip.MustParseAddrPort("9.9.9.9:853"), TLS: true, Name: "dns.quad9.net"}, "tls://dns.quad9.net@9.9.9.9:853"},
+		{Upstream{Addr: netip.MustParseAddrPort("9.9.9.9:853"), TLS: true}, "tls://9.9.9.9:853"},
+		{Upstream{URL: "https://dns.quad9.net/dns-query"}, "https://dns.quad9.net/dns-query"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
@@ -647,7 +711,8 @@ func checkConfig(t *testing.T, c *Config, cat *catalog.Catalog) {
 	}
 	if c.Pact.Block == nil || c.Pact.Domains == nil || c.Pact.Allow == nil || c.Pact.Platforms == nil ||
 		c.DNS.Listen == nil || c.DNS.Upstreams == nil || c.DNS.LANClients == nil ||
-		c.DNS.ListenAddrs == nil || c.DNS.UpstreamAddrs == nil || c.DNS.LANPrefixes == nil {
+		c.DNS.ListenAddrs == nil || c.DNS.UpstreamAddrs == nil || c.DNS.LANPrefixes == nil ||
+		c.DNS.Bootstrap == nil || c.DNS.BootstrapAddrs == nil {
 		t.Errorf("a list is nil: %+v", c)
 	}
 	if len(c.DNS.ListenAddrs) == 0 || len(c.DNS.UpstreamAddrs) == 0 {
@@ -669,8 +734,14 @@ func checkConfig(t *testing.T, c *Config, cat *catalog.Catalog) {
 		}
 	}
 	for _, u := range c.DNS.UpstreamAddrs {
-		if u.System == u.Addr.IsValid() || (!u.System && u.Addr.Port() == 0) {
-			t.Errorf("upstream %+v: want either System or an address with a port", u)
+		kinds := 0
+		for _, b := range []bool{u.System, u.Addr.IsValid(), u.URL != ""} {
+			if b {
+				kinds++
+			}
+		}
+		if kinds != 1 || (u.Addr.IsValid() && u.Addr.Port() == 0) || (u.Name != "" && !u.TLS) {
+			t.Errorf("upstream %+v: want exactly one of System, an address with a port, or a URL", u)
 		}
 	}
 	for _, p := range c.DNS.LANPrefixes {
@@ -687,6 +758,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("pact = { block = [] }\ndns.listen = [\n  \"127.0.0.1:53\", # a comment\n]\n"))
 	f.Add([]byte("[pact]\nblok = 1\n[[x]]\n'a b'.\"c\\u0041\" = \"\"\"\nline\n\"\"\"\n"))
 	f.Add([]byte("[dns]\nlisten = [\"localhost:53\"]\n"))
+	f.Add([]byte("[dns]\nupstreams = [\"tls://dns.quad9.net@9.9.9.9\", \"https://dns.quad9.net/dns-query\"]\nbootstrap = [\"9.9.9.9\"]\ncache_size = 10\nmin_ttl = \"5s\"\nmax_ttl = \"1h\"\n"))
 	cat := newCatalog(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(strings.NewReader(string(data)), "fuzz.toml", cat)

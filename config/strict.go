@@ -367,6 +367,14 @@ func example(key string) string {
 		return `["whatsapp", "instagram"]`
 	case "daemon.state_dir":
 		return `"/var/lib/nocontact"`
+	case "dns.bootstrap":
+		return `["9.9.9.9"]`
+	case "dns.cache_size":
+		return `10000`
+	case "dns.min_ttl":
+		return `"0s"`
+	case "dns.max_ttl":
+		return `"24h"`
 	}
 	return ""
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/nocontact/nocontact/daemon/pact"
 	"github.com/nocontact/nocontact/daemon/statefile"
 	"github.com/nocontact/nocontact/dnsfilter"
+	"github.com/nocontact/nocontact/dnsfilter/cache"
 	"github.com/nocontact/nocontact/dnsfilter/catalog"
 	"github.com/nocontact/nocontact/dnsfilter/upstream"
 )
@@ -85,6 +86,8 @@ type Daemon struct {
 	path  string // the state file
 	wake  chan struct{}
 	srv   *dnsfilter.Server
+	loop  *upstream.LoopMark // one per process: a question carrying it came back to us
+	up    *upstream.Forwarder
 	mu    sync.Mutex
 	cfg   *config.Config
 	eng   *pact.Engine
@@ -141,10 +144,12 @@ func New(opts Options) (*Daemon, error) {
 		d.log.Info("change pending", "change", c.What, "id", c.ID, "effective", c.Effective.In(d.loc).Format(time.RFC3339))
 	}
 
-	up, err := forwarderFor(cfg, d.log)
+	d.loop = upstream.NewLoopMark()
+	up, err := forwarderFor(cfg, d.loop, d.log)
 	if err != nil {
 		return nil, err
 	}
+	d.up = up
 	now := d.clk.Now()
 	d.spec = d.eng.Snapshot(now).Spec
 	policy, err := dnsfilter.NewPolicy(opts.Catalog, d.spec)
@@ -156,6 +161,12 @@ func New(opts Options) (*Daemon, error) {
 		LANClients: cfg.DNS.LANPrefixes,
 		Upstream:   up,
 		Logger:     opts.Logger,
+		Cache: cache.New(cache.Options{
+			Size:   cfg.DNS.CacheSize,
+			MinTTL: cfg.DNS.MinTTLDuration,
+			MaxTTL: cfg.DNS.MaxTTLDuration,
+		}),
+		Loop: d.loop,
 	}, policy)
 	if err != nil {
 		return nil, err
@@ -206,6 +217,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.srv.Start(); err != nil {
 		return err
 	}
+	go d.srv.CheckLoops(ctx)
 	d.mu.Lock()
 	d.log.Info("nocontact is filtering", "config", d.opts.ConfigPath, "state", d.path,
 		"blocked_platforms", len(d.spec.Platforms), "extra_domains", len(d.spec.Domains), "allowed", len(d.spec.Allow))
@@ -221,6 +233,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			defer cancel()
 			err := d.srv.Shutdown(sctx)
 			d.mu.Lock()
+			d.up.Close()
 			if serr := d.save(); serr != nil {
 				d.log.Error("the pact could not be saved", "err", serr)
 			}
@@ -309,13 +322,16 @@ func (d *Daemon) Reload() error {
 		d.log.Error("config not reloaded, still filtering with the previous one: fix the file and reload again", "err", err)
 		return err
 	}
-	up, err := forwarderFor(cfg, d.log)
+	up, err := forwarderFor(cfg, d.loop, d.log)
 	if err != nil {
 		d.log.Error("config not reloaded, still filtering with the previous one", "err", err)
 		return err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if cfg.DNS.CacheSize != d.cfg.DNS.CacheSize || cfg.DNS.MinTTLDuration != d.cfg.DNS.MinTTLDuration || cfg.DNS.MaxTTLDuration != d.cfg.DNS.MaxTTLDuration {
+		d.log.Warn("[dns] cache_size, min_ttl or max_ttl changed: restart nocontact to apply them; the rest of the config is reloaded")
+	}
 	if fmt.Sprint(cfg.DNS.ListenAddrs) != fmt.Sprint(d.cfg.DNS.ListenAddrs) {
 		d.log.Warn("[dns] listen changed: restart nocontact to listen on the new addresses; the rest of the config is reloaded")
 	}
@@ -323,6 +339,12 @@ func (d *Daemon) Reload() error {
 		d.log.Warn("[daemon] state_dir changed: restart nocontact to move the state; it stays in " + filepath.Dir(d.path))
 	}
 	d.srv.SetUpstream(up)
+	// Questions already under way finish on the old forwarder; close it
+	// once they cannot be waiting any more.
+	old := d.up
+	time.AfterFunc(2*upstream.DefaultTimeout+time.Second, func() { old.Close() })
+	d.up = up
+	go d.srv.CheckLoops(context.Background())
 	d.srv.SetLANClients(cfg.DNS.LANPrefixes)
 	d.cfg = cfg
 	now := d.clk.Now()
@@ -378,23 +400,39 @@ func (d *Daemon) Cancel(id string) ([]pact.Change, error) {
 
 // forwarderFor expands "system" into the system's resolvers, leaving out
 // nocontact's own addresses, and returns a forwarder to the result.
-func forwarderFor(cfg *config.Config, log *slog.Logger) (*upstream.Forwarder, error) {
-	var addrs []netip.AddrPort
+func forwarderFor(cfg *config.Config, loop *upstream.LoopMark, log *slog.Logger) (*upstream.Forwarder, error) {
+	var servers []upstream.Server
 	for _, u := range cfg.DNS.UpstreamAddrs {
-		if !u.System {
-			addrs = append(addrs, u.Addr)
-			continue
+		switch {
+		case u.System:
+			// The installer's record of the resolvers from before
+			// nocontact (#6) goes in place of nil once it exists; until
+			// then "system" is what the system lists now.
+			sys, err := upstream.SystemResolvers(nil, "/")
+			if err != nil {
+				return nil, fmt.Errorf("finding the system's resolvers for upstreams = [\"system\"]: %w", err)
+			}
+			for _, a := range upstream.WithoutSelf(sys, cfg.DNS.ListenAddrs) {
+				servers = append(servers, upstream.Server{Kind: upstream.Plain, Addr: a})
+			}
+		case u.URL != "":
+			servers = append(servers, upstream.Server{Kind: upstream.HTTPS, URL: u.URL})
+		case u.TLS:
+			servers = append(servers, upstream.Server{Kind: upstream.TLS, Addr: u.Addr, Name: u.Name})
+		default:
+			if len(upstream.WithoutSelf([]netip.AddrPort{u.Addr}, cfg.DNS.ListenAddrs)) > 0 {
+				servers = append(servers, upstream.Server{Kind: upstream.Plain, Addr: u.Addr})
+			}
 		}
-		sys, err := upstream.System("/")
-		if err != nil {
-			return nil, fmt.Errorf("finding the system's resolvers for upstreams = [\"system\"]: %w", err)
-		}
-		addrs = append(addrs, sys...)
 	}
-	addrs = upstream.WithoutSelf(addrs, cfg.DNS.ListenAddrs)
-	if len(addrs) == 0 {
+	if len(servers) == 0 {
 		return nil, fmt.Errorf("no upstream resolver left: the system's resolvers point back at nocontact itself; " +
 			"write the resolvers to ask in [dns] upstreams, like upstreams = [\"9.9.9.9\", \"149.112.112.112\"]")
 	}
-	return upstream.NewForwarder(addrs, 0, log)
+	return upstream.New(upstream.Options{
+		Servers:   servers,
+		Bootstrap: upstream.WithoutSelf(cfg.DNS.BootstrapAddrs, cfg.DNS.ListenAddrs),
+		Loop:      loop,
+		Logger:    log,
+	})
 }

@@ -17,12 +17,14 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/nocontact/nocontact/dnsfilter/cache"
 	"github.com/nocontact/nocontact/dnsfilter/match"
 	"github.com/nocontact/nocontact/dnsfilter/upstream"
 )
@@ -31,6 +33,11 @@ import (
 // every upstream it tries: a client must have an answer, SERVFAIL at worst,
 // before its own resolver gives up (5 s for the C library).
 const ForwardTimeout = 4 * time.Second
+
+// WatchedTTL caps the TTL of answers for the domains of catalog platforms
+// that are not blocked now, so that when a block starts, browsers and the
+// OS forget the real addresses within minutes.
+const WatchedTTL = 300
 
 // Options configure a Server. The zero value of each field is documented.
 type Options struct {
@@ -49,6 +56,14 @@ type Options struct {
 	// OnBlocked, when set, is called for every blocked lookup with the
 	// rule that blocked it. It runs on the query path: keep it short.
 	OnBlocked func(match.Rule)
+	// Cache keeps upstream answers, and serves expired ones when no
+	// upstream answers. Nil: nothing is cached, every forwarded question
+	// goes upstream (identical ones in flight still share one exchange).
+	Cache *cache.Cache
+	// Loop is the mark the forwarder puts on its queries; a query that
+	// carries it came back to us and is answered SERVFAIL. Nil: no check
+	// by mark (CheckLoops still finds loops by probing).
+	Loop *upstream.LoopMark
 }
 
 // Server is the DNS filter. Create it with NewServer, then Start it.
@@ -58,6 +73,12 @@ type Server struct {
 	policy   atomic.Pointer[Policy]
 	upstream atomic.Pointer[upstream.Exchanger]
 	lan      atomic.Pointer[[]netip.Prefix]
+
+	flights    flights
+	loopLogged atomic.Bool
+
+	probeMu sync.Mutex
+	probes  map[string]bool // loop probe names that reached us, lower-case
 
 	mu      sync.Mutex
 	servers []*dns.Server
@@ -288,17 +309,34 @@ func (s *Server) Answer(ctx context.Context, src netip.Addr, q *dns.Msg) *dns.Ms
 	if len(q.Question) != 1 {
 		return reply(q, dns.RcodeFormatError)
 	}
+	name := q.Question[0].Name
+	if s.opts.Loop.Marked(q) {
+		// One of our own questions came back: forwarding it again would
+		// send it round until it timed out.
+		if !s.loopLogged.Swap(true) {
+			s.log.Error("a question nocontact sent upstream came back to it: an upstream forwards to nocontact (a loop); "+
+				"answering such questions SERVFAIL; write other resolvers in [dns] upstreams", "name", name)
+		}
+		return reply(q, dns.RcodeServerFailure)
+	}
+	if upstream.IsLoopProbe(name) {
+		s.probeArrived(name)
+		return reply(q, dns.RcodeServerFailure)
+	}
 	p := s.policy.Load()
 	if m := special(q, p); m != nil {
 		return m
 	}
-	name := q.Question[0].Name
 	r, matched := p.Match(name)
 	if matched && r.Action == match.Block {
 		s.log.Debug("blocked", "name", name, "platform", r.Platform, "rule", r.Domain)
 		return s.blocked(q, r)
 	}
-	resp := s.forward(ctx, q)
+	var capTTL uint32
+	if matched && r.Action == match.Watch {
+		capTTL = WatchedTTL
+	}
+	resp := s.resolve(ctx, q, capTTL)
 	if resp.Rcode == dns.RcodeSuccess && !(matched && r.Action == match.Allow) {
 		// An allowed name stays reachable whatever it points to; any other
 		// name must not lead into a blocked domain through its answer.
@@ -317,32 +355,75 @@ func (s *Server) blocked(q *dns.Msg, r match.Rule) *dns.Msg {
 	return blockedAnswer(q, r.Domain, r.Platform)
 }
 
-// forward asks the upstreams and shapes their answer for the client: the
-// client's ID, our EDNS record in place of theirs.
-func (s *Server) forward(ctx context.Context, q *dns.Msg) *dns.Msg {
+// resolve answers q from the cache, or from the upstreams (one exchange
+// for all identical questions in flight), or stale from the cache when no
+// upstream answers, or SERVFAIL. capTTL, when not zero, caps every TTL.
+// Nothing here holds a lock across the exchange: cached and blocked
+// answers never wait behind upstream work.
+func (s *Server) resolve(ctx context.Context, q *dns.Msg, capTTL uint32) *dns.Msg {
+	k := cache.KeyOf(q)
+	c := s.opts.Cache
+	if c != nil {
+		if h, ok := c.Get(k); ok {
+			if resp := s.fromCache(q, h, capTTL); resp != nil {
+				return resp
+			}
+		}
+	}
 	up := *s.upstream.Load()
 	if up == nil {
 		return reply(q, dns.RcodeServerFailure)
 	}
+	msg, err, _ := s.flights.do(ctx, k, func() (*dns.Msg, error) {
+		resp, err := s.exchange(up, q, k.DO)
+		if err == nil && c != nil {
+			c.Put(k, resp, capTTL)
+		}
+		return resp, err
+	})
+	if err != nil {
+		if c != nil {
+			if h, ok := c.Stale(k); ok {
+				if resp := s.fromCache(q, h, capTTL); resp != nil {
+					s.log.Debug("no upstream answered: serving a stale answer", "name", q.Question[0].Name, "err", err)
+					return resp
+				}
+			}
+		}
+		s.log.Debug("forwarding failed", "name", q.Question[0].Name, "err", err)
+		return reply(q, dns.RcodeServerFailure)
+	}
+	return shape(q, msg.Copy(), capTTL)
+}
+
+// exchange asks the upstreams the question q, with only our own EDNS
+// record: nothing of the client's (client subnet, cookies) leaves the
+// machine. The exchange is bounded by ForwardTimeout, not by the client
+// that started it, since other clients may be waiting for it too.
+func (s *Server) exchange(up upstream.Exchanger, q *dns.Msg, do bool) (*dns.Msg, error) {
 	out := new(dns.Msg)
 	out.SetQuestion(q.Question[0].Name, q.Question[0].Qtype)
 	out.Question[0].Qclass = q.Question[0].Qclass
 	out.CheckingDisabled = q.CheckingDisabled
-	do := false
-	if o := q.IsEdns0(); o != nil {
-		do = o.Do()
-	}
-	// Only our own EDNS record goes upstream: nothing of the client's
-	// (client subnet, cookies) leaves the machine.
 	out.SetEdns0(UDPSize, do)
-
-	ctx, cancel := context.WithTimeout(ctx, ForwardTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), ForwardTimeout)
 	defer cancel()
-	resp, err := up.Exchange(ctx, out)
+	return up.Exchange(ctx, out)
+}
+
+func (s *Server) fromCache(q *dns.Msg, h cache.Hit, capTTL uint32) *dns.Msg {
+	resp, err := h.Msg(q.Id)
 	if err != nil {
-		s.log.Debug("forwarding failed", "name", q.Question[0].Name, "err", err)
-		return reply(q, dns.RcodeServerFailure)
+		s.log.Warn("a cached answer could not be read back", "name", q.Question[0].Name, "err", err)
+		return nil
 	}
+	return shape(q, resp, capTTL)
+}
+
+// shape fits an upstream or cached answer to the client's question: the
+// client's ID and spelling of the name, our EDNS record in place of
+// theirs, TTLs capped at capTTL when it is not zero.
+func shape(q, resp *dns.Msg, capTTL uint32) *dns.Msg {
 	resp.Id = q.Id
 	resp.Question = q.Question // the client's spelling of the name (0x20 case)
 	resp.RecursionDesired = q.RecursionDesired
@@ -354,11 +435,56 @@ func (s *Server) forward(ctx context.Context, q *dns.Msg) *dns.Msg {
 		}
 	}
 	resp.Extra = extra
-	if q.IsEdns0() != nil {
-		resp.SetEdns0(UDPSize, do)
+	if o := q.IsEdns0(); o != nil {
+		resp.SetEdns0(UDPSize, o.Do())
+	}
+	if capTTL > 0 {
+		for _, sec := range [][]dns.RR{resp.Answer, resp.Ns, resp.Extra} {
+			for _, rr := range sec {
+				if h := rr.Header(); h.Rrtype != dns.TypeOPT && h.Ttl > capTTL {
+					h.Ttl = capTTL
+				}
+			}
+		}
 	}
 	resp.Compress = true
 	return resp
+}
+
+// probeArrived notes that a loop probe name reached us.
+func (s *Server) probeArrived(name string) {
+	s.probeMu.Lock()
+	defer s.probeMu.Unlock()
+	if s.probes == nil {
+		s.probes = map[string]bool{}
+	}
+	if len(s.probes) < 1024 {
+		s.probes[strings.ToLower(name)] = true
+	}
+}
+
+func (s *Server) sawProbe(name string) bool {
+	s.probeMu.Lock()
+	defer s.probeMu.Unlock()
+	k := strings.ToLower(name)
+	saw := s.probes[k]
+	delete(s.probes, k)
+	return saw
+}
+
+// CheckLoops sends a probe name through each plain upstream and drops the
+// upstreams that send it back to this server: they forward to us, maybe
+// through resolvers that strip the loop mark. Call it once the server is
+// started, and after each SetUpstream. It returns the upstreams dropped.
+func (s *Server) CheckLoops(ctx context.Context) []string {
+	up := *s.upstream.Load()
+	lc, ok := up.(interface {
+		CheckLoops(ctx context.Context, arrived func(string) bool) []string
+	})
+	if !ok {
+		return nil
+	}
+	return lc.CheckLoops(ctx, s.sawProbe)
 }
 
 // blockedTarget finds, in an upstream answer, a CNAME, DNAME, HTTPS or

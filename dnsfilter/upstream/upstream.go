@@ -1,5 +1,6 @@
 // Package upstream forwards the questions nocontact does not answer itself
-// to the resolvers the user chose, and finds the system's resolvers when
+// to the resolvers the user chose, over plain DNS, DNS over TLS or DNS over
+// HTTPS, failing over between them, and finds the system's resolvers when
 // the user chose "system".
 //
 // It never answers from its own knowledge and knows nothing of what is
@@ -7,12 +8,18 @@
 package upstream
 
 import (
+	"cmp"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -27,90 +34,371 @@ type Exchanger interface {
 // DefaultTimeout is how long one try at one upstream may take.
 const DefaultTimeout = 2 * time.Second
 
+// DefaultTotal bounds one Exchange over every upstream it tries: the client
+// must get an answer, SERVFAIL at worst, before its own resolver gives up
+// (5 s for the C library).
+const DefaultTotal = 4 * time.Second
+
 // ErrAllFailed is returned (wrapped, with the last failure) when no
 // upstream gave a usable answer.
 var ErrAllFailed = errors.New("no upstream answered")
 
-// Forwarder sends questions to plain DNS upstreams, in order: UDP first,
-// TCP when the UDP answer is truncated, the next upstream when one fails or
-// answers SERVFAIL or REFUSED.
-type Forwarder struct {
-	servers []netip.AddrPort
-	timeout time.Duration
-	log     *slog.Logger
+// Kind is how an upstream is reached.
+type Kind uint8
+
+// Kinds of upstream.
+const (
+	Plain Kind = iota // DNS over UDP, TCP when the answer is truncated
+	TLS               // DNS over TLS (RFC 7858)
+	HTTPS             // DNS over HTTPS (RFC 8484)
+)
+
+// Server is one upstream resolver.
+type Server struct {
+	Kind Kind
+	// Addr is where a Plain or TLS upstream listens.
+	Addr netip.AddrPort
+	// Name is the name a TLS upstream's certificate must carry; empty
+	// means its IP address.
+	Name string
+	// URL is an HTTPS upstream's address, like
+	// "https://dns.quad9.net/dns-query". A host name in it is looked up
+	// through Options.Bootstrap, never through the system.
+	URL string
 }
 
-// NewForwarder returns a forwarder to servers, each try bounded by timeout
-// (DefaultTimeout when zero). A nil logger means quiet.
-func NewForwarder(servers []netip.AddrPort, timeout time.Duration, log *slog.Logger) (*Forwarder, error) {
-	if len(servers) == 0 {
+// String gives the server as the config file writes it.
+func (s Server) String() string {
+	switch s.Kind {
+	case TLS:
+		if s.Name != "" {
+			return "tls://" + s.Name + "@" + s.Addr.String()
+		}
+		return "tls://" + s.Addr.String()
+	case HTTPS:
+		return s.URL
+	}
+	return s.Addr.String()
+}
+
+// Options configure a Forwarder. The zero value of each field is
+// documented.
+type Options struct {
+	// Servers are the upstreams, in the order of preference. At least one.
+	Servers []Server
+	// Bootstrap are plain DNS resolvers used only to look up the host
+	// names of HTTPS upstreams. Empty: HTTPS upstreams must be written
+	// with an IP address.
+	Bootstrap []netip.AddrPort
+	// RootCAs verify the certificates of TLS and HTTPS upstreams. Nil: the
+	// system's roots.
+	RootCAs *x509.CertPool
+	// TryTimeout bounds one try at one upstream. Zero: DefaultTimeout.
+	TryTimeout time.Duration
+	// Timeout bounds a whole Exchange. Zero: DefaultTotal.
+	Timeout time.Duration
+	// Loop, when set, marks every query sent to a plain upstream so that
+	// the server can tell a query of ours that came back to it.
+	Loop *LoopMark
+	// Logger receives a line when an upstream stops or starts answering.
+	// Nil means quiet.
+	Logger *slog.Logger
+	// Now tells the time, for the health of each upstream. Nil: time.Now.
+	Now func() time.Time
+}
+
+// Forwarder sends questions to the upstreams, healthy ones first: an
+// upstream that times out, cannot be reached or refuses is moved to the
+// back for a while and probed in the background until it answers again.
+// SERVFAIL or REFUSED moves on to the next upstream; an answer whose ID or
+// question is not ours is dropped. It is safe for concurrent use; nothing
+// in it is locked across a network exchange.
+type Forwarder struct {
+	ups     []*up
+	try     time.Duration
+	total   time.Duration
+	loop    *LoopMark
+	log     *slog.Logger
+	now     func() time.Time
+	closing chan struct{}
+	close   sync.Once
+}
+
+// up is one upstream with its health.
+type up struct {
+	srv     Server
+	name    string
+	t       transport
+	dropped atomic.Bool // loops back to us: never asked again
+
+	mu        sync.Mutex
+	fails     int       // failures in a row
+	downUntil time.Time // not preferred before this; then probed
+	probing   bool
+}
+
+// transport sends one query to one upstream and returns the answer that
+// matches it (ID and question), or an error. Each try it makes (a
+// transport may need two, like UDP then TCP) is bounded by the try
+// timeout it was made with; ctx bounds them all.
+type transport interface {
+	exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error)
+	closeIdle()
+}
+
+// New returns a forwarder to o.Servers.
+func New(o Options) (*Forwarder, error) {
+	if len(o.Servers) == 0 {
 		return nil, errors.New("no upstream resolvers: set [dns] upstreams in the config, like upstreams = [\"9.9.9.9\"]")
 	}
-	if timeout <= 0 {
-		timeout = DefaultTimeout
+	f := &Forwarder{
+		try:     cmp.Or(o.TryTimeout, DefaultTimeout),
+		total:   cmp.Or(o.Timeout, DefaultTotal),
+		loop:    o.Loop,
+		log:     o.Logger,
+		now:     o.Now,
+		closing: make(chan struct{}),
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if f.log == nil {
+		f.log = slog.New(slog.DiscardHandler)
 	}
-	return &Forwarder{servers: servers, timeout: timeout, log: log}, nil
+	if f.now == nil {
+		f.now = time.Now
+	}
+	var boot *bootstrap
+	for _, s := range o.Servers {
+		u := &up{srv: s, name: s.String()}
+		switch s.Kind {
+		case Plain:
+			u.t = &plain{addr: s.Addr.String(), try: f.try}
+		case TLS:
+			u.t = newDoT(s, o.RootCAs, f.try)
+		case HTTPS:
+			if boot == nil && len(o.Bootstrap) > 0 {
+				boot = &bootstrap{servers: o.Bootstrap, try: f.try, loop: o.Loop, now: f.now}
+			}
+			t, err := newDoH(s.URL, boot, o.RootCAs, f.try)
+			if err != nil {
+				return nil, err
+			}
+			u.t = t
+		default:
+			return nil, fmt.Errorf("upstream %s: unknown kind %d", u.name, s.Kind)
+		}
+		f.ups = append(f.ups, u)
+	}
+	return f, nil
 }
 
-// Servers returns the upstreams, in the order they are tried.
-func (f *Forwarder) Servers() []netip.AddrPort { return f.servers }
+// NewForwarder returns a forwarder to plain DNS servers, each try bounded
+// by timeout (DefaultTimeout when zero). A nil logger means quiet.
+func NewForwarder(servers []netip.AddrPort, timeout time.Duration, log *slog.Logger) (*Forwarder, error) {
+	o := Options{TryTimeout: timeout, Logger: log}
+	for _, a := range servers {
+		o.Servers = append(o.Servers, Server{Kind: Plain, Addr: a})
+	}
+	return New(o)
+}
+
+// Servers returns the upstreams as the config writes them, in the order
+// of preference.
+func (f *Forwarder) Servers() []string {
+	out := make([]string, len(f.ups))
+	for i, u := range f.ups {
+		out[i] = u.name
+	}
+	return out
+}
+
+// Close closes idle connections and stops the background probes. Queries
+// in flight finish.
+func (f *Forwarder) Close() {
+	f.close.Do(func() { close(f.closing) })
+	for _, u := range f.ups {
+		u.t.closeIdle()
+	}
+}
 
 // Exchange forwards q and returns the first usable answer, with q's ID.
-// q is not modified.
+// q is not modified. Each upstream gets one try of at most TryTimeout; an
+// upstream that timed out gets a second try while the total allows (a UDP
+// packet may just have been lost).
 func (f *Forwarder) Exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+	if len(q.Question) != 1 {
+		return nil, errors.New("upstream: want exactly one question")
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.total)
+	defer cancel()
+	order := f.order()
+	if len(order) == 0 {
+		return nil, fmt.Errorf("%w: every upstream sends our questions back to us", ErrAllFailed)
+	}
 	var last error
-	for _, srv := range f.servers {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	var again []*up
+	for pass := 0; pass < 2 && len(order) > 0; pass++ {
+		for _, u := range order {
+			if ctx.Err() != nil {
+				break
+			}
+			r, err := f.tryOne(ctx, u, q)
+			if err == nil {
+				return r, nil
+			}
+			last = err
+			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+				again = append(again, u)
+			}
 		}
-		r, err := f.try(ctx, srv, q)
-		if err == nil {
-			return r, nil
-		}
-		f.log.Debug("upstream failed", "upstream", srv.String(), "err", err)
-		last = err
+		order, again = again, nil
+	}
+	if last == nil {
+		last = ctx.Err()
 	}
 	return nil, fmt.Errorf("%w: %w", ErrAllFailed, last)
 }
 
-func (f *Forwarder) try(ctx context.Context, srv netip.AddrPort, q *dns.Msg) (*dns.Msg, error) {
+// ExchangeWith asks upstream i alone, once, without the health order.
+func (f *Forwarder) ExchangeWith(ctx context.Context, i int, q *dns.Msg) (*dns.Msg, error) {
+	return f.tryOne(ctx, f.ups[i], q)
+}
+
+// tryOne asks u once and keeps its health.
+func (f *Forwarder) tryOne(ctx context.Context, u *up, q *dns.Msg) (*dns.Msg, error) {
 	out := q.Copy()
 	out.Id = dns.Id()
-	addr := srv.String()
-	c := &dns.Client{Net: "udp", Timeout: f.timeout, UDPSize: 1232}
-	r, _, err := c.ExchangeContext(ctx, out, addr)
-	if err == nil && r.Truncated {
-		c.Net = "tcp"
-		r, _, err = c.ExchangeContext(ctx, out, addr)
+	if f.loop != nil && u.srv.Kind == Plain {
+		// Only a plain upstream can send the question back to us; the
+		// encrypted ones are never told our mark.
+		f.loop.add(out)
+	}
+	r, err := u.t.exchange(ctx, out)
+	if err == nil {
+		switch r.Rcode {
+		case dns.RcodeServerFailure, dns.RcodeNotImplemented, dns.RcodeFormatError:
+			// It answers, but not this question: next upstream, health
+			// untouched.
+			f.log.Debug("upstream could not answer", "upstream", u.name, "name", q.Question[0].Name, "rcode", dns.RcodeToString[r.Rcode])
+			return nil, fmt.Errorf("%s answered %s", u.name, dns.RcodeToString[r.Rcode])
+		case dns.RcodeRefused:
+			err = errors.New("answered REFUSED: it does not serve us")
+		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", addr, err)
+		err = fmt.Errorf("%s: %w", u.name, err)
+		f.failed(u, err)
+		return nil, err
 	}
-	if err := checkReply(out, r); err != nil {
-		return nil, fmt.Errorf("%s: %w", addr, err)
-	}
+	f.answered(u)
 	r.Id = q.Id
 	return r, nil
 }
 
-// checkReply refuses an answer that is not for our question, or that says
-// this upstream could not or would not answer.
-func checkReply(q, r *dns.Msg) error {
-	if r.Id != q.Id {
-		return errors.New("answer has the wrong ID")
+// order returns the upstreams to try: healthy ones in the configured
+// order, then those held down, soonest back first. A held-down upstream
+// whose time is up gets a background probe.
+func (f *Forwarder) order() []*up {
+	now := f.now()
+	out := make([]*up, 0, len(f.ups))
+	var down []*up
+	var downUntil []time.Time
+	for _, u := range f.ups {
+		if u.dropped.Load() {
+			continue
+		}
+		u.mu.Lock()
+		held := u.fails > 0
+		until := u.downUntil
+		probe := held && !u.probing && !now.Before(until)
+		if probe {
+			u.probing = true
+		}
+		u.mu.Unlock()
+		if probe {
+			go f.probe(u)
+		}
+		if !held {
+			out = append(out, u)
+			continue
+		}
+		i := 0
+		for i < len(down) && !downUntil[i].After(until) {
+			i++
+		}
+		down = slices.Insert(down, i, u)
+		downUntil = slices.Insert(downUntil, i, until)
 	}
-	if len(r.Question) != 1 || !strings.EqualFold(r.Question[0].Name, q.Question[0].Name) ||
-		r.Question[0].Qtype != q.Question[0].Qtype || r.Question[0].Qclass != q.Question[0].Qclass {
-		return errors.New("answer is for another question")
+	return append(out, down...)
+}
+
+// probe asks a held-down upstream for the root's name servers, which
+// every resolver can answer, to learn whether it is back.
+func (f *Forwarder) probe(u *up) {
+	defer func() {
+		u.mu.Lock()
+		u.probing = false
+		u.mu.Unlock()
+	}()
+	select {
+	case <-f.closing:
+		return
+	default:
 	}
-	switch r.Rcode {
-	case dns.RcodeServerFailure, dns.RcodeRefused, dns.RcodeNotImplemented, dns.RcodeFormatError:
-		return fmt.Errorf("answered %s", dns.RcodeToString[r.Rcode])
+	q := new(dns.Msg)
+	q.SetQuestion(".", dns.TypeNS)
+	q.SetEdns0(1232, false)
+	_, _ = f.tryOne(context.Background(), u, q)
+}
+
+// holdDown is how long an upstream that failed n times in a row is tried
+// last before it is probed again: 5 s, doubling up to a minute.
+func holdDown(n int) time.Duration {
+	return min(5*time.Second<<min(n-1, 4), time.Minute)
+}
+
+func (f *Forwarder) failed(u *up, err error) {
+	u.mu.Lock()
+	u.fails++
+	n := u.fails
+	u.downUntil = f.now().Add(holdDown(n))
+	u.mu.Unlock()
+	if n != 1 {
+		f.log.Debug("upstream still failing", "upstream", u.name, "err", err)
+		return
 	}
-	return nil
+	var host x509.HostnameError
+	var unknown x509.UnknownAuthorityError
+	switch {
+	case errors.As(err, &host):
+		f.log.Error("upstream refused: its certificate is not valid for the name nocontact expects; "+
+			"check the name in [dns] upstreams (tls://NAME@IP) or the https:// address",
+			"upstream", u.name, "expected_name", host.Host, "err", err)
+	case errors.As(err, &unknown):
+		f.log.Error("upstream refused: its certificate is not signed by an authority this computer trusts",
+			"upstream", u.name, "err", err)
+	default:
+		f.log.Warn("upstream not answering; trying the others first and checking it again in the background",
+			"upstream", u.name, "err", err)
+	}
+}
+
+func (f *Forwarder) answered(u *up) {
+	u.mu.Lock()
+	was := u.fails
+	u.fails = 0
+	u.mu.Unlock()
+	if was > 0 {
+		f.log.Info("upstream answers again", "upstream", u.name)
+	}
+}
+
+// Drop stops asking upstream i, for good: it sends our questions back to
+// us.
+func (f *Forwarder) Drop(i int) { f.ups[i].dropped.Store(true) }
+
+// sameQuestion reports whether r answers q's question.
+func sameQuestion(q, r *dns.Msg) bool {
+	return len(r.Question) == 1 && strings.EqualFold(r.Question[0].Name, q.Question[0].Name) &&
+		r.Question[0].Qtype == q.Question[0].Qtype && r.Question[0].Qclass == q.Question[0].Qclass
 }
 
 // WithoutSelf returns addrs without the addresses nocontact itself listens
@@ -157,4 +445,19 @@ func ParseResolvConf(text string) []netip.AddrPort {
 		out = append(out, netip.AddrPortFrom(a, 53))
 	}
 	return out
+}
+
+// SystemResolvers returns the resolvers "system" stands for: those saved
+// returns (the record the installer kept of the system's resolvers before
+// nocontact took over) when it is set and gives any, else those the system
+// lists now (System(root)). The caller still removes its own addresses
+// with WithoutSelf.
+func SystemResolvers(saved func() ([]netip.AddrPort, error), root string) ([]netip.AddrPort, error) {
+	if saved != nil {
+		addrs, err := saved()
+		if err == nil && len(addrs) > 0 {
+			return addrs, nil
+		}
+	}
+	return System(root)
 }
