@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -108,7 +109,7 @@ func TestDefaults(t *testing.T) {
 			MaxTTLDuration: 24 * time.Hour,
 		},
 		QuietHours: []QuietHours{},
-		Daemon:     Daemon{StateDir: DefaultStateDir()},
+		Daemon:     Daemon{StateDir: DefaultStateDir(), ControlSocket: controlSocketFor(runtime.GOOS, privileged(), os.Getenv, DefaultStateDir())},
 	}
 	if d := diff(want, Default(cat)); d != "" {
 		t.Errorf("Default:\n%s", d)
@@ -173,6 +174,7 @@ to = "14:00"
 
 [daemon]
 state_dir = "/srv/nocontact"
+control_socket = "/srv/nocontact/control.sock"
 `
 	want := &Config{
 		Pact: Pact{
@@ -194,7 +196,7 @@ state_dir = "/srv/nocontact"
 			{From: "13:00", To: "14:00", DayMask: AllDays, FromMinute: 13 * 60, ToMinute: 14 * 60,
 				Platforms: []string{"instagram", "tinder"}, Domains: []string{"their-blog.example.com", "other.example"}},
 		},
-		Daemon: Daemon{StateDir: "/srv/nocontact"},
+		Daemon: Daemon{StateDir: "/srv/nocontact", ControlSocket: "/srv/nocontact/control.sock"},
 		DNS: DNS{
 			Listen:     []string{"127.0.0.1:0", "[::1]:5353", "192.168.1.2:53"},
 			Upstreams:  []string{"System", "9.9.9.9", "1.1.1.1:5353", "2620:fe::fe", "[2620:fe::9]:853", "tls://Dns.Quad9.net.@9.9.9.9", "TLS://[2620:fe::fe]:8853", "https://dns.quad9.net/dns-query", "https://9.9.9.9:8443/q?x=1"},

@@ -57,6 +57,14 @@ type Daemon struct {
 	// ~/Library/Application Support/nocontact on macOS,
 	// %LOCALAPPDATA%\nocontact on Windows). Parse fills it in.
 	StateDir string `toml:"state_dir"`
+	// ControlSocket is where the daemon answers `nocontact status`,
+	// `unlock`, `cancel` and `reload`: a unix socket path, or a named pipe
+	// on Windows. Default: /run/nocontact.sock on Linux,
+	// /var/run/nocontact.sock on macOS, \\.\pipe\nocontact on Windows; for
+	// a process without administrator rights, nocontact.sock in
+	// $XDG_RUNTIME_DIR (Linux) or in the state directory, and
+	// \\.\pipe\nocontact-USER on Windows. Parse fills it in.
+	ControlSocket string `toml:"control_socket"`
 }
 
 // Env is what Parse learns of the machine for the defaults that depend on
@@ -304,18 +312,49 @@ func (d *Daemon) validate(w where) error {
 	if d.StateDir != "" && !filepath.IsAbs(d.StateDir) {
 		return w.errorf("daemon.state_dir", "%q is not a full path: write one that starts at the top, like state_dir = %s", d.StateDir, example("daemon.state_dir"))
 	}
+	if s := d.ControlSocket; s != "" && !filepath.IsAbs(s) && !strings.HasPrefix(s, `\\.\pipe\`) {
+		return w.errorf("daemon.control_socket", "%q is not a full path: write one that starts at the top, like control_socket = %s", s, example("daemon.control_socket"))
+	}
 	return nil
 }
 
 func (d *Daemon) fillDefault(env Env) {
-	if d.StateDir != "" {
-		return
+	if d.StateDir == "" {
+		if env.StateDir != nil {
+			d.StateDir = env.StateDir()
+		} else {
+			d.StateDir = DefaultStateDir()
+		}
 	}
-	if env.StateDir != nil {
-		d.StateDir = env.StateDir()
-	} else {
-		d.StateDir = DefaultStateDir()
+	if d.ControlSocket == "" {
+		d.ControlSocket = controlSocketFor(runtime.GOOS, privileged(), os.Getenv, d.StateDir)
 	}
+}
+
+// controlSocketFor is the default [daemon] control_socket for a system:
+// the system's place for a privileged process, else one in the user's
+// runtime or state directory, so a trial run needs no rights and two
+// users' daemons do not meet.
+func controlSocketFor(goos string, privileged bool, getenv func(string) string, stateDir string) string {
+	switch goos {
+	case "windows":
+		if privileged {
+			return `\\.\pipe\nocontact`
+		}
+		return `\\.\pipe\nocontact-` + getenv("USERNAME")
+	case "darwin":
+		if privileged {
+			return "/var/run/nocontact.sock"
+		}
+		return filepath.Join(stateDir, "nocontact.sock")
+	}
+	if privileged {
+		return "/run/nocontact.sock"
+	}
+	if x := getenv("XDG_RUNTIME_DIR"); x != "" && filepath.IsAbs(x) {
+		return filepath.Join(x, "nocontact.sock")
+	}
+	return filepath.Join(stateDir, "nocontact.sock")
 }
 
 // DefaultStateDir is the state directory when the file names none: the

@@ -187,3 +187,26 @@ func TestQuietHoursTypeLine(t *testing.T) {
 		t.Errorf("want %q, got %v", want, err)
 	}
 }
+
+func TestControlSocketDefaults(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	for _, tt := range []struct {
+		goos       string
+		privileged bool
+		getenv     func(string) string
+		want       string
+	}{
+		{"linux", true, env(nil), "/run/nocontact.sock"},
+		{"linux", false, env(map[string]string{"XDG_RUNTIME_DIR": "/run/user/1000"}), "/run/user/1000/nocontact.sock"},
+		{"linux", false, env(map[string]string{"XDG_RUNTIME_DIR": "relative"}), "/home/me/.local/state/nocontact/nocontact.sock"},
+		{"linux", false, env(nil), "/home/me/.local/state/nocontact/nocontact.sock"},
+		{"darwin", true, env(nil), "/var/run/nocontact.sock"},
+		{"darwin", false, env(nil), "/home/me/.local/state/nocontact/nocontact.sock"},
+		{"windows", true, env(nil), `\\.\pipe\nocontact`},
+		{"windows", false, env(map[string]string{"USERNAME": "sam"}), `\\.\pipe\nocontact-sam`},
+	} {
+		if got := controlSocketFor(tt.goos, tt.privileged, tt.getenv, "/home/me/.local/state/nocontact"); got != tt.want {
+			t.Errorf("%s privileged=%v: got %q, want %q", tt.goos, tt.privileged, got, tt.want)
+		}
+	}
+}

@@ -365,6 +365,8 @@ func example(key string) string {
 		return `"07:00"`
 	case "quiet_hours.block":
 		return `["whatsapp", "instagram"]`
+	case "daemon.control_socket":
+		return `"/run/nocontact.sock"`
 	case "daemon.state_dir":
 		return `"/var/lib/nocontact"`
 	case "dns.bootstrap":

@@ -22,15 +22,19 @@ import (
 	"path/filepath"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nocontact/nocontact/config"
+	"github.com/nocontact/nocontact/daemon/attempts"
 	"github.com/nocontact/nocontact/daemon/clock"
+	"github.com/nocontact/nocontact/daemon/control"
 	"github.com/nocontact/nocontact/daemon/pact"
 	"github.com/nocontact/nocontact/daemon/statefile"
 	"github.com/nocontact/nocontact/dnsfilter"
 	"github.com/nocontact/nocontact/dnsfilter/cache"
 	"github.com/nocontact/nocontact/dnsfilter/catalog"
+	"github.com/nocontact/nocontact/dnsfilter/match"
 	"github.com/nocontact/nocontact/dnsfilter/upstream"
 )
 
@@ -56,6 +60,17 @@ const stateVersion = 1
 
 // stateName is the state file's name in the state directory.
 const stateName = "state"
+
+// attemptsName is the attempt counts' file in the state directory, and
+// attemptsVersion its format version.
+const (
+	attemptsName    = "attempts"
+	attemptsVersion = 1
+)
+
+// ownDomains is the attempts key for blocked domains of the user's own
+// that belong to no catalog platform.
+const ownDomains = "your own domains"
 
 // saveEvery bounds how old the clock ledger on disk may get while nothing
 // else changes: after a reboot the trusted time is never earlier than it.
@@ -93,6 +108,9 @@ type Daemon struct {
 	eng   *pact.Engine
 	spec  dnsfilter.Spec
 	saved time.Time // trusted time of the last save
+
+	attempts  *attempts.Counter
+	reasserts atomic.Int64 // times the system's DNS settings were put back
 }
 
 // New reads the config and the state, and builds the filter without
@@ -144,6 +162,8 @@ func New(opts Options) (*Daemon, error) {
 		d.log.Info("change pending", "change", c.What, "id", c.ID, "effective", c.Effective.In(d.loc).Format(time.RFC3339))
 	}
 
+	d.attempts = attempts.New(func() time.Time { return d.clk.Now() }, d.loc)
+	d.loadAttempts()
 	d.loop = upstream.NewLoopMark()
 	up, err := forwarderFor(cfg, d.loop, d.log)
 	if err != nil {
@@ -167,6 +187,13 @@ func New(opts Options) (*Daemon, error) {
 			MaxTTL: cfg.DNS.MaxTTLDuration,
 		}),
 		Loop: d.loop,
+		OnBlocked: func(r match.Rule) {
+			p := r.Platform
+			if p == "" {
+				p = ownDomains
+			}
+			d.attempts.Record(p)
+		},
 	}, policy)
 	if err != nil {
 		return nil, err
@@ -218,6 +245,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	go d.srv.CheckLoops(ctx)
+	ctl, err := d.serveControl()
+	if err != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		d.srv.Shutdown(sctx)
+		return err
+	}
 	d.mu.Lock()
 	d.log.Info("nocontact is filtering", "config", d.opts.ConfigPath, "state", d.path,
 		"blocked_platforms", len(d.spec.Platforms), "extra_domains", len(d.spec.Domains), "allowed", len(d.spec.Allow))
@@ -231,7 +265,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
+			ctl.Shutdown(sctx)
 			err := d.srv.Shutdown(sctx)
+			d.saveAttempts()
 			d.mu.Lock()
 			d.up.Close()
 			if serr := d.save(); serr != nil {
@@ -262,6 +298,7 @@ func (d *Daemon) step() time.Duration {
 			d.log.Error("the pact could not be saved; it holds in memory", "err", err)
 		}
 	}
+	d.saveAttempts()
 	wait := maxSleep
 	if next := d.eng.NextTransition(now); !next.IsZero() && next.Sub(now) < wait {
 		wait = max(next.Sub(now), time.Millisecond)
@@ -435,4 +472,52 @@ func forwarderFor(cfg *config.Config, loop *upstream.LoopMark, log *slog.Logger)
 		Loop:      loop,
 		Logger:    log,
 	})
+}
+
+// serveControl opens the control socket and answers on it until ctl is
+// shut down.
+func (d *Daemon) serveControl() (*control.Server, error) {
+	lns, err := control.Listen(d.cfg.Daemon.ControlSocket)
+	if err != nil {
+		return nil, fmt.Errorf("%w; set [daemon] control_socket to another path if this one cannot be used", err)
+	}
+	ctl := control.NewServer(d.Backend(), d.log)
+	for _, ln := range lns {
+		go func() {
+			if err := ctl.Serve(ln); err != nil {
+				d.log.Error("control socket stopped", "err", err)
+			}
+		}()
+		d.log.Info("control socket open", "addr", ln.Addr().String())
+	}
+	return ctl, nil
+}
+
+// loadAttempts reads the saved attempt counts; damaged or missing counts
+// start from zero (they are a mirror for the person, not part of the pact).
+func (d *Daemon) loadAttempts() {
+	path := filepath.Join(d.cfg.Daemon.StateDir, attemptsName)
+	body, err := statefile.Read(path, attemptsVersion)
+	if err == nil {
+		err = d.attempts.Load(body)
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		d.log.Warn("the attempt counts could not be read; counting starts again from zero", "err", err)
+	}
+}
+
+// saveAttempts writes the attempt counts when they changed. The run loop
+// calls it at least once a minute, so a crash loses at most a minute of
+// counts.
+func (d *Daemon) saveAttempts() {
+	if !d.attempts.Changed() {
+		return
+	}
+	body, err := d.attempts.Marshal()
+	if err == nil {
+		err = statefile.Write(filepath.Join(d.cfg.Daemon.StateDir, attemptsName), attemptsVersion, body)
+	}
+	if err != nil {
+		d.log.Error("the attempt counts could not be saved", "err", err)
+	}
 }

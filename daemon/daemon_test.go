@@ -33,7 +33,7 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) write(t *testing.T, pact string) {
 	t.Helper()
-	text := "[pact]\n" + pact + "\n[dns]\nlisten = [\"127.0.0.1:0\"]\nupstreams = [\"127.0.0.1:9\"]\n[daemon]\nstate_dir = \"" + filepath.Join(f.dir, "state") + "\"\n"
+	text := "[pact]\n" + pact + "\n[dns]\nlisten = [\"127.0.0.1:0\"]\nupstreams = [\"127.0.0.1:9\"]\n[daemon]\nstate_dir = \"" + filepath.Join(f.dir, "state") + "\"\ncontrol_socket = \"" + filepath.Join(f.dir, "c.sock") + "\"\n"
 	if err := os.WriteFile(f.cfg, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -2,20 +2,38 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/nocontact/nocontact/config"
+	"github.com/nocontact/nocontact/daemon/control"
 	"github.com/nocontact/nocontact/dnsfilter/catalog"
 )
 
+// cmdCheck answers from the running daemon's live policy (its period,
+// quiet hours and waiting changes included); when no daemon runs, from the
+// config file as if its pact were on.
 func cmdCheck(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "check")
-	path := fs.String("config", defaultConfig, "the config `file`")
+	path, socket := controlFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
 		return fmt.Errorf("%w: name at least one domain to check, like instagram.com", errUsage)
+	}
+	names := fs.Args()
+	if sock, err := socket(); err == nil {
+		res, err := control.NewClient(sock).Check(ctx, names)
+		if err == nil {
+			for _, r := range res {
+				printVerdict(e, r.Name, r.Blocked, r.Why)
+			}
+			return nil
+		}
+		if !errors.Is(err, control.ErrNotRunning) {
+			return explain(err)
+		}
 	}
 	cat, err := catalog.Builtin()
 	if err != nil {
@@ -29,13 +47,18 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	for _, name := range fs.Args() {
+	fmt.Fprintln(e.stderr, "nocontact is not running: these answers come from the config file, as if its pact were on now.")
+	for _, name := range names {
 		blocked, why := p.Explain(name)
-		verdict := "allowed"
-		if blocked {
-			verdict = "blocked"
-		}
-		fmt.Fprintf(e.stdout, "%s  %s  %s\n", verdict, name, why)
+		printVerdict(e, name, blocked, why)
 	}
 	return nil
+}
+
+func printVerdict(e *env, name string, blocked bool, why string) {
+	verdict := "allowed"
+	if blocked {
+		verdict = "blocked"
+	}
+	fmt.Fprintf(e.stdout, "%s  %s  %s\n", verdict, name, why)
 }

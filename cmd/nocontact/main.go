@@ -37,7 +37,11 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"run", "--config FILE", "run the DNS filter in the foreground", cmdRun},
-		{"check", "--config FILE NAME...", "say whether each name is blocked or allowed, and by which rule", cmdCheck},
+		{"status", "[--json] [--config FILE | --socket PATH]", "show the pact, what is blocked, what is waiting, and your attempts", cmdStatus},
+		{"unlock", "[--config FILE | --socket PATH]", "ask to end the pact (it waits out the cooldown)", cmdUnlock},
+		{"cancel", "[--config FILE | --socket PATH] [ID]", "cancel a waiting change, or all of them", cmdCancel},
+		{"reload", "[--config FILE | --socket PATH]", "make the running nocontact re-read its config", cmdReload},
+		{"check", "[--config FILE | --socket PATH] NAME...", "say whether each name is blocked or allowed, and by which rule", cmdCheck},
 		{"platforms", "", "list the platforms nocontact can block", cmdPlatforms},
 		{"version", "", "print the version", cmdVersion},
 	}

@@ -154,7 +154,9 @@ func TestRunEndToEnd(t *testing.T) {
 	up := upstreamZone(t)
 	cfg := filepath.Join(t.TempDir(), "nocontact.toml")
 	// No cooldown here: this test is about reloading, not the pact.
-	dnsPart := fmt.Sprintf("cooldown = \"0s\"\n[dns]\nlisten = [\"127.0.0.1:0\"]\nupstreams = [%q]\n[daemon]\nstate_dir = %q\n", up.String(), t.TempDir())
+	dir := t.TempDir()
+	dnsPart := fmt.Sprintf("cooldown = \"0s\"\n[dns]\nlisten = [\"127.0.0.1:0\"]\nupstreams = [%q]\n[daemon]\nstate_dir = %q\ncontrol_socket = %q\n",
+		up.String(), dir, filepath.Join(dir, "c.sock"))
 	writeConfig(t, cfg, "[pact]\nblock = [\"instagram\"]\n"+dnsPart)
 	d := startDaemon(t, cfg)
 

@@ -16,7 +16,8 @@ import (
 
 func pactConfig(t *testing.T, up, stateDir, pact string) string {
 	t.Helper()
-	return fmt.Sprintf("[pact]\n%s\n[dns]\nlisten = [\"127.0.0.1:0\"]\nupstreams = [%q]\n[daemon]\nstate_dir = %q\n", pact, up, stateDir)
+	return fmt.Sprintf("[pact]\n%s\n[dns]\nlisten = [\"127.0.0.1:0\"]\nupstreams = [%q]\n[daemon]\nstate_dir = %q\ncontrol_socket = %q\n",
+		pact, up, stateDir, filepath.Join(stateDir, "c.sock"))
 }
 
 var effectiveRE = regexp.MustCompile(`effective=(\S+)`)

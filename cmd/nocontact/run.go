@@ -3,12 +3,17 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 	"syscall"
+
+	"github.com/kardianos/service"
 
 	"github.com/nocontact/nocontact/config"
 	daemonpkg "github.com/nocontact/nocontact/daemon"
 	"github.com/nocontact/nocontact/dnsfilter"
 	"github.com/nocontact/nocontact/dnsfilter/catalog"
+	"github.com/nocontact/nocontact/installer/unit"
 )
 
 // defaultConfig is where the installed service finds its config.
@@ -36,23 +41,77 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
+	prg := &program{ctx: ctx, d: d, log: log}
+	wait := func() { prg.wait(e.signals) }
+	// The same code is the systemd, launchd or Windows service and a
+	// foreground process: kardianos/service tells which and, as a
+	// service, calls Start and Stop for the service manager. RunWait
+	// replaces its own signal handling so SIGHUP can reload.
+	svc, err := service.New(prg, &service.Config{Name: unit.Name, Option: service.KeyValue{"RunWait": wait}})
+	if err != nil {
+		// No service manager on this machine (a container, a minimal
+		// system): a plain foreground run.
+		log.Debug("no service manager found; running in the foreground", "err", err)
+		if err := prg.Start(nil); err != nil {
+			return err
+		}
+		wait()
+		prg.Stop(nil)
+		return prg.err
+	}
+	if err := svc.Run(); err != nil {
+		return err
+	}
+	return prg.err
+}
+
+// program is the daemon as kardianos/service drives it.
+type program struct {
+	ctx    context.Context
+	d      *daemonpkg.Daemon
+	log    *slog.Logger
+	cancel context.CancelFunc
+	done   chan error
+	err    error
+}
+
+// Start starts the daemon without blocking.
+func (p *program) Start(service.Service) error {
+	ctx, cancel := context.WithCancel(p.ctx)
+	p.cancel = cancel
+	p.done = make(chan error, 1)
+	go func() { p.done <- p.d.Run(ctx) }()
+	return nil
+}
+
+// wait returns on SIGINT or SIGTERM, or when the daemon stops by itself
+// (it could not listen, say); SIGHUP reloads the config.
+func (p *program) wait(signals <-chan os.Signal) {
 	for {
 		select {
-		case err := <-done:
-			return err
-		case s := <-e.signals:
+		case s := <-signals:
 			if s == syscall.SIGHUP {
-				d.Reload()
+				p.d.Reload()
 				continue
 			}
-			log.Info("stopping", "signal", s.String())
-			cancel()
+			p.log.Info("stopping", "signal", s.String())
+			return
+		case err := <-p.done:
+			p.err, p.done = err, nil
+			return
+		case <-p.ctx.Done():
+			return
 		}
 	}
+}
+
+// Stop stops the daemon and waits for it to save and close.
+func (p *program) Stop(service.Service) error {
+	p.cancel()
+	if p.done != nil {
+		p.err, p.done = <-p.done, nil
+	}
+	return nil
 }
 
 func policyFor(cat *catalog.Catalog, cfg *config.Config) (*dnsfilter.Policy, error) {

@@ -43,12 +43,14 @@ type Status struct {
 
 // Pact describes the active pact.
 type Pact struct {
-	Active    bool       `json:"active"` // started, not ended, not completed
-	Start     time.Time  `json:"start"`
-	End       *time.Time `json:"end"`      // nil: open-ended, until unlocked
-	Cooldown  string     `json:"cooldown"` // as written, like "24h"
-	Strict    bool       `json:"strict"`
-	Completed bool       `json:"completed"`
+	Active   bool       `json:"active"` // started, not ended, not completed
+	Start    time.Time  `json:"start"`
+	End      *time.Time `json:"end"`      // nil: open-ended, until unlocked
+	Cooldown string     `json:"cooldown"` // as a config writes it, like "24h" or "1w3d"
+	// CooldownSeconds is the cooldown in seconds, for scripts.
+	CooldownSeconds int64 `json:"cooldown_seconds"`
+	Strict          bool  `json:"strict"`
+	Completed       bool  `json:"completed"`
 }
 
 // QuietWindow is one recurring quiet-hours window.

@@ -166,7 +166,9 @@ func endWords(t time.Time, loc *time.Location) string {
 	return "on " + when(t, loc)
 }
 
-// words writes a duration as the config file would: "24h", "1w3d", "90s".
+// Words writes a duration as the config file would: "24h", "1w3d", "90s".
+func Words(d time.Duration) string { return words(d) }
+
 func words(d time.Duration) string {
 	if d == 0 {
 		return "0s"

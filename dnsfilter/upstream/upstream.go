@@ -210,6 +210,24 @@ func (f *Forwarder) Servers() []string {
 	return out
 }
 
+// Health is one upstream's state as the forwarder sees it.
+type Health struct {
+	Name string // as the config writes it
+	OK   bool   // its last try answered, and it does not loop back to us
+}
+
+// Health returns every upstream's state, in the order of the config.
+func (f *Forwarder) Health() []Health {
+	out := make([]Health, len(f.ups))
+	for i, u := range f.ups {
+		u.mu.Lock()
+		ok := u.fails == 0
+		u.mu.Unlock()
+		out[i] = Health{Name: u.name, OK: ok && !u.dropped.Load()}
+	}
+	return out
+}
+
 // Close closes idle connections and stops the background probes. Queries
 // in flight finish.
 func (f *Forwarder) Close() {

@@ -1,0 +1,157 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nocontact/nocontact/daemon/control"
+	"github.com/nocontact/nocontact/daemon/pact"
+)
+
+// Backend returns what the control socket offers: the daemon's status,
+// checks against the live policy, unlock, cancel and reload.
+func (d *Daemon) Backend() control.Backend { return backend{d} }
+
+type backend struct{ d *Daemon }
+
+func (b backend) Status(ctx context.Context) (control.Status, error) {
+	d := b.d
+	st := d.Status()
+	out := control.Status{
+		Now:      st.At,
+		Blocking: st.Blocking,
+		Pact: control.Pact{
+			Active:          st.PactOn,
+			Start:           st.Active.Start,
+			Cooldown:        pact.Words(st.Active.Cooldown),
+			CooldownSeconds: int64(st.Active.Cooldown / time.Second),
+			Strict:          st.Active.Strict,
+			Completed:       !st.Completed.IsZero(),
+		},
+		Blocked:  nonNil(st.Blocked),
+		Domains:  nonNil(st.Domains),
+		Allow:    nonNil(st.Allow),
+		Pending:  []control.Pending{},
+		Refused:  []control.Refused{},
+		Attempts: d.attempts.Summary(),
+	}
+	if !st.Active.End.IsZero() {
+		end := st.Active.End
+		if !st.Completed.IsZero() && st.Completed.Before(end) {
+			end = st.Completed // ended early by an unlock
+		}
+		out.Pact.End = &end
+	}
+	for _, c := range st.Pending {
+		out.Pending = append(out.Pending, control.Pending{ID: c.ID, Change: c.What, Effective: c.Effective})
+	}
+	for _, r := range st.Refused {
+		out.Refused = append(out.Refused, control.Refused{Change: r.Change.What, Until: st.Active.End})
+	}
+	quietNow := map[string]bool{}
+	for _, w := range st.QuietNow {
+		quietNow[w.Key()] = true
+	}
+	out.QuietHours = []control.QuietWindow{}
+	for _, w := range st.Active.Quiet {
+		out.QuietHours = append(out.QuietHours, control.QuietWindow{
+			Days:   dayList(w.Days),
+			From:   hhmm(w.From),
+			To:     hhmm(w.To),
+			Block:  append(append([]string{}, w.Platforms...), w.Domains...),
+			Active: quietNow[w.Key()],
+		})
+	}
+	for _, a := range d.srv.Addrs() {
+		out.Health.Listening = append(out.Health.Listening, a.String())
+	}
+	d.mu.Lock()
+	up := d.up
+	d.mu.Unlock()
+	for _, h := range up.Health() {
+		out.Health.Upstreams = append(out.Health.Upstreams, control.UpstreamHealth{Addr: h.Name, OK: h.OK})
+	}
+	out.Health.Reasserts = int(d.reasserts.Load())
+	return out, nil
+}
+
+func (b backend) Check(ctx context.Context, names []string) ([]control.CheckResult, error) {
+	p := b.d.srv.Policy()
+	out := make([]control.CheckResult, len(names))
+	for i, n := range names {
+		blocked, why := p.Explain(n)
+		out[i] = control.CheckResult{Name: n, Blocked: blocked, Why: why}
+	}
+	return out, nil
+}
+
+func (b backend) Unlock(ctx context.Context) (control.UnlockResult, error) {
+	d := b.d
+	c, err := d.Unlock()
+	switch {
+	case errors.Is(err, pact.ErrStrict):
+		st := d.Status()
+		res := control.UnlockResult{Refused: true}
+		if end := st.Active.End; !end.IsZero() {
+			res.End = &end
+		}
+		return res, nil
+	case errors.Is(err, pact.ErrNotRunning):
+		return control.UnlockResult{NoPact: true}, nil
+	case err != nil:
+		return control.UnlockResult{}, err
+	}
+	return control.UnlockResult{Pending: &control.Pending{ID: c.ID, Change: c.What, Effective: c.Effective}}, nil
+}
+
+func (b backend) Cancel(ctx context.Context, id string) (control.CancelResult, error) {
+	if id == "" {
+		id = "all"
+	}
+	cs, err := b.d.Cancel(id)
+	if errors.Is(err, pact.ErrNoChange) {
+		return control.CancelResult{}, fmt.Errorf("nothing waiting has the id %q: 'nocontact status' lists the waiting changes with their ids", id)
+	}
+	if err != nil {
+		return control.CancelResult{}, err
+	}
+	out := control.CancelResult{Cancelled: []control.Pending{}}
+	for _, c := range cs {
+		out.Cancelled = append(out.Cancelled, control.Pending{ID: c.ID, Change: c.What, Effective: c.Effective})
+	}
+	return out, nil
+}
+
+func (b backend) Reload(ctx context.Context) (control.ReloadResult, error) {
+	if err := b.d.Reload(); err != nil {
+		return control.ReloadResult{}, fmt.Errorf("the config was not reloaded, the previous one stays in force: %w", err)
+	}
+	out := control.ReloadResult{Pending: []control.Pending{}}
+	for _, c := range b.d.Status().Pending {
+		out.Pending = append(out.Pending, control.Pending{ID: c.ID, Change: c.What, Effective: c.Effective})
+	}
+	return out, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func hhmm(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
+
+// dayList names the days of a quiet-hours day mask (bit time.Weekday).
+func dayList(mask uint8) []string {
+	names := []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+	var out []string
+	for _, i := range []int{1, 2, 3, 4, 5, 6, 0} { // monday first
+		if mask&(1<<i) != 0 {
+			out = append(out, names[i])
+		}
+	}
+	return out
+}
