@@ -111,6 +111,13 @@ type Daemon struct {
 
 	attempts  *attempts.Counter
 	reasserts atomic.Int64 // times the system's DNS settings were put back
+
+	// attemptsDue is set while a save of the attempt counts is scheduled.
+	attemptsDue atomic.Bool
+	attemptsMu  sync.Mutex // one save of the counts at a time
+	// stateFailing and attemptsFailing keep a failing disk (full, read
+	// only) from filling the log: each failure is said once.
+	stateFailing, attemptsFailing failure
 }
 
 // New reads the config and the state, and builds the filter without
@@ -155,9 +162,10 @@ func New(opts Options) (*Daemon, error) {
 		d.log.Error("the saved pact could not be read, so nocontact blocks everything the config's pact asks for, counted from now; no queued loosening survives",
 			"err", err)
 	}
-	if err := d.save(); err != nil {
-		return nil, err
-	}
+	d.warnPermissions()
+	// A state that cannot be written (a full disk) must not stop the
+	// filter: it is reported, and the pact holds in memory.
+	d.saveOrReport()
 	for _, c := range d.eng.State().Pending {
 		d.log.Info("change pending", "change", c.What, "id", c.ID, "effective", c.Effective.In(d.loc).Format(time.RFC3339))
 	}
@@ -193,6 +201,7 @@ func New(opts Options) (*Daemon, error) {
 				p = ownDomains
 			}
 			d.attempts.Record(p)
+			d.attemptsSoon()
 		},
 	}, policy)
 	if err != nil {
@@ -270,9 +279,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.saveAttempts()
 			d.mu.Lock()
 			d.up.Close()
-			if serr := d.save(); serr != nil {
-				d.log.Error("the pact could not be saved", "err", serr)
-			}
+			d.saveOrReport()
 			d.mu.Unlock()
 			d.log.Info("stopped")
 			return err
@@ -294,9 +301,7 @@ func (d *Daemon) step() time.Duration {
 	d.publish(now)
 	d.logResult(res)
 	if res.Changed() || now.Sub(d.saved) >= saveEvery {
-		if err := d.save(); err != nil {
-			d.log.Error("the pact could not be saved; it holds in memory", "err", err)
-		}
+		d.saveOrReport()
 	}
 	d.saveAttempts()
 	wait := maxSleep
@@ -388,9 +393,8 @@ func (d *Daemon) Reload() error {
 	res := d.eng.Reload(pact.FromConfig(cfg), now)
 	d.publish(now)
 	d.logResult(res)
-	if err := d.save(); err != nil {
-		d.log.Error("the pact could not be saved; it holds in memory", "err", err)
-	}
+	d.saveOrReport()
+	d.warnPermissions()
 	d.log.Info("config reloaded", "config", d.opts.ConfigPath, "pending", len(d.eng.State().Pending))
 	d.poke()
 	return nil
@@ -412,7 +416,7 @@ func (d *Daemon) Unlock() (pact.Change, error) {
 	defer d.mu.Unlock()
 	c, res, err := d.eng.Unlock(d.clk.Now())
 	d.logResult(res)
-	if serr := d.save(); serr != nil && err == nil {
+	if serr := d.saveOrReport(); serr != nil && err == nil {
 		err = serr
 	}
 	d.poke()
@@ -428,7 +432,7 @@ func (d *Daemon) Cancel(id string) ([]pact.Change, error) {
 	for _, c := range out {
 		d.log.Info("queued change cancelled", "change", c.What, "id", c.ID)
 	}
-	if serr := d.save(); serr != nil && err == nil {
+	if serr := d.saveOrReport(); serr != nil && err == nil {
 		err = serr
 	}
 	d.poke()
@@ -510,6 +514,8 @@ func (d *Daemon) loadAttempts() {
 // calls it at least once a minute, so a crash loses at most a minute of
 // counts.
 func (d *Daemon) saveAttempts() {
+	d.attemptsMu.Lock()
+	defer d.attemptsMu.Unlock()
 	if !d.attempts.Changed() {
 		return
 	}
@@ -517,7 +523,12 @@ func (d *Daemon) saveAttempts() {
 	if err == nil {
 		err = statefile.Write(filepath.Join(d.cfg.Daemon.StateDir, attemptsName), attemptsVersion, body)
 	}
-	if err != nil {
-		d.log.Error("the attempt counts could not be saved", "err", err)
+	d.attemptsFailing.report(d.log, "the attempt counts", err)
+}
+
+// warnPermissions logs what about the files' permissions weakens the pact.
+func (d *Daemon) warnPermissions() {
+	for _, p := range PermissionProblems(d.opts.ConfigPath, d.cfg.Daemon.StateDir) {
+		d.log.Warn("permissions: " + p)
 	}
 }
