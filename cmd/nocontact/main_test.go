@@ -77,7 +77,13 @@ func startDaemon(t *testing.T, config string) *daemon {
 // want before the daemon starts listening, and keeps it in pending.
 func startDaemonLog(t *testing.T, config, want string) *daemon {
 	t.Helper()
-	cmd := exec.Command(binary, "run", "--config", config)
+	return startDaemonCmd(t, exec.Command(binary, "run", "--config", config), want)
+}
+
+// startDaemonCmd starts cmd, a `nocontact run` possibly wrapped in another
+// command (unshare), and waits as startDaemonLog does.
+func startDaemonCmd(t *testing.T, cmd *exec.Cmd, want string) *daemon {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

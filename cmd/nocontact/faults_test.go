@@ -1,0 +1,215 @@
+//go:build !windows
+
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// long reports whether the long-running fault variants were asked for
+// (NOCONTACT_LONG=1; see RELIABILITY.md).
+func long() bool { return os.Getenv("NOCONTACT_LONG") == "1" }
+
+// eventually polls cond until it holds; the bound only catches a hang.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("gave up waiting for %s", what)
+}
+
+// load sends queries with random names from its own sockets (many source
+// ports) until stop is closed, and reports how many it sent.
+func load(addr string, stop <-chan struct{}) <-chan int {
+	done := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { done <- n }()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			c, err := net.Dial("udp", addr)
+			if err != nil {
+				continue
+			}
+			q := new(dns.Msg)
+			q.SetQuestion(fmt.Sprintf("n%d.example.org.", i), dns.TypeA)
+			b, _ := q.Pack()
+			c.Write(b)
+			c.Close()
+			n++
+		}
+	}()
+	return done
+}
+
+func TestKillNineUnderLoad(t *testing.T) {
+	t.Parallel()
+	rounds := 8
+	if long() {
+		rounds = 100
+	}
+	up := upstreamZone(t).String()
+	dir := t.TempDir()
+	cfg, state := filepath.Join(dir, "nocontact.toml"), filepath.Join(dir, "state")
+	sock := filepath.Join(dir, "c.sock")
+	text := func(block string) string {
+		return fmt.Sprintf("[pact]\nblock = [%s]\nlength = \"30d\"\ncooldown = \"1h\"\n[dns]\nlisten = [\"127.0.0.1:0\"]\nupstreams = [%q]\n"+
+			"[daemon]\nstate_dir = %q\ncontrol_socket = %q\n", block, up, state, sock)
+	}
+	writeConfig(t, cfg, text(`"instagram", "tiktok"`))
+	d := startDaemon(t, cfg)
+	d.query(t, "instagram.com.", dns.TypeA) // one attempt
+	writeConfig(t, cfg, text(`"instagram"`)) // a loosening: queued for an hour
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	d.waitFor(t, "change queued")
+	before := statusJSON(t, sock)
+	if len(before.Pending) != 1 {
+		t.Fatalf("pending %+v, want the unblocking of tiktok", before.Pending)
+	}
+	eventually(t, "the attempt counts on disk", func() bool {
+		_, err := os.Stat(filepath.Join(state, "attempts"))
+		return err == nil
+	})
+
+	sent := 0
+	for round := range rounds {
+		stop := make(chan struct{})
+		done := load(d.addr, stop)
+		// Let the load run against the daemon, then kill it mid-flight.
+		d.query(t, "example.org.", dns.TypeA)
+		d.cmd.Process.Signal(syscall.SIGKILL)
+		d.cmd.Wait()
+		close(stop)
+		sent += <-done
+
+		d = startDaemon(t, cfg)
+		after := statusJSON(t, sock)
+		if len(after.Pending) != 1 || after.Pending[0].ID != before.Pending[0].ID || !after.Pending[0].Effective.Equal(before.Pending[0].Effective) {
+			t.Fatalf("round %d: pending %+v, want %+v unchanged", round, after.Pending, before.Pending)
+		}
+		if after.Pact.Start != before.Pact.Start || *after.Pact.End != *before.Pact.End {
+			t.Fatalf("round %d: pact %+v, want %+v", round, after.Pact, before.Pact)
+		}
+		if after.Attempts["instagram"].Today < 1 {
+			t.Fatalf("round %d: attempts %+v, want the one from before the kills", round, after.Attempts)
+		}
+		if !isBlocked(d.query(t, "www.tiktok.com.", dns.TypeA)) || !isBlocked(d.query(t, "instagram.com.", dns.TypeA)) {
+			t.Fatalf("round %d: tiktok or instagram not blocked after a kill -9", round)
+		}
+	}
+	t.Logf("%d kill -9 rounds, %d queries sent under load", rounds, sent)
+}
+
+func TestDamagedStateFailsClosed(t *testing.T) {
+	t.Parallel()
+	up := upstreamZone(t).String()
+	for _, damage := range []struct {
+		name string
+		do   func(path string)
+	}{
+		{"garbage", func(p string) { os.WriteFile(p, []byte("\x00\xffnot a state file at all"), 0o600) }},
+		{"truncated", func(p string) {
+			b, _ := os.ReadFile(p)
+			os.WriteFile(p, b[:len(b)/2], 0o600)
+		}},
+		{"empty", func(p string) { os.WriteFile(p, nil, 0o600) }},
+	} {
+		t.Run(damage.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg, state := filepath.Join(dir, "nocontact.toml"), filepath.Join(dir, "state")
+			writeConfig(t, cfg, pactConfig(t, up, state, `block = ["instagram"]`+"\nlength = \"30d\"\ncooldown = \"1h\""))
+			d := startDaemon(t, cfg)
+			d.cmd.Process.Signal(syscall.SIGTERM)
+			d.waitFor(t, "stopped")
+			d.cmd.Wait()
+			damage.do(filepath.Join(state, "state"))
+
+			d = startDaemonLog(t, cfg, "could not be read")
+			if !strings.Contains(d.pending, "blocks everything the config's pact asks for") {
+				t.Errorf("log line %q does not say the daemon keeps blocking", d.pending)
+			}
+			if !isBlocked(d.query(t, "instagram.com.", dns.TypeA)) {
+				t.Error("instagram not blocked after the state was damaged")
+			}
+			aside, _ := filepath.Glob(filepath.Join(state, "state.damaged-*"))
+			if len(aside) != 1 {
+				t.Errorf("damaged file kept aside: %v, want one", aside)
+			}
+		})
+	}
+}
+
+// TestFullDisk runs the daemon with its state on a tiny tmpfs in a private
+// mount namespace, fills it, and checks that the daemon keeps answering
+// and applying tightenings, says so once, and says when saving works again.
+func TestFullDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tmpfs in a private mount namespace: run `sudo go test ./cmd/nocontact/ -run FullDisk` (CI runs it as root)")
+	}
+	for _, tool := range []string{"unshare", "nsenter"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s (Debian package util-linux)", tool)
+		}
+	}
+	t.Parallel()
+	up := upstreamZone(t).String()
+	dir := t.TempDir()
+	cfg, state := filepath.Join(dir, "nocontact.toml"), filepath.Join(dir, "state")
+	os.Mkdir(state, 0o700)
+	text := func(block string) string {
+		return pactConfig(t, up, state, "block = ["+block+"]\nlength = \"30d\"\ncooldown = \"1h\"")
+	}
+	writeConfig(t, cfg, text(`"instagram"`))
+	script := `mount -t tmpfs -o size=64k,mode=0700 nocontact-test "$1" && exec "$2" run --config "$3"`
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", state, binary, cfg)
+	d := startDaemonCmd(t, cmd, "")
+	pid := strconv.Itoa(d.cmd.Process.Pid)
+	// The shell exec'd the daemon, so its pid is the daemon's: fill its
+	// tmpfs from inside its mount namespace.
+	fill := exec.Command("nsenter", "-t", pid, "-m", "sh", "-c", `dd if=/dev/zero of="$1/fill" bs=1k 2>/dev/null; true`, "sh", state)
+	if out, err := fill.CombinedOutput(); err != nil {
+		t.Fatalf("filling the tmpfs: %v %s", err, out)
+	}
+
+	writeConfig(t, cfg, text(`"instagram", "tiktok"`)) // a tightening
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	d.waitFor(t, "the pact could not be saved")
+	d.waitFor(t, "config reloaded")
+	if !isBlocked(d.query(t, "www.tiktok.com.", dns.TypeA)) {
+		t.Error("a tightening on a full disk did not apply")
+	}
+	writeConfig(t, cfg, text(`"instagram", "tiktok", "snapchat"`))
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	d.waitFor(t, "config reloaded")
+	if strings.Count(d.log.String(), "could not be saved") != 1 {
+		t.Errorf("the full disk was reported %d times, want once:\n%s", strings.Count(d.log.String(), "could not be saved"), d.log)
+	}
+	if !isBlocked(d.query(t, "www.snapchat.com.", dns.TypeA)) || !isBlocked(d.query(t, "instagram.com.", dns.TypeA)) {
+		t.Error("the daemon stopped blocking on a full disk")
+	}
+
+	free := exec.Command("nsenter", "-t", pid, "-m", "rm", "-f", filepath.Join(state, "fill"))
+	if out, err := free.CombinedOutput(); err != nil {
+		t.Fatalf("freeing the tmpfs: %v %s", err, out)
+	}
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	d.waitFor(t, "the pact can be saved again")
+}
