@@ -76,7 +76,7 @@ func TestKillNineUnderLoad(t *testing.T) {
 	}
 	writeConfig(t, cfg, text(`"instagram", "tiktok"`))
 	d := startDaemon(t, cfg)
-	d.query(t, "instagram.com.", dns.TypeA) // one attempt
+	d.query(t, "instagram.com.", dns.TypeA)  // one attempt
 	writeConfig(t, cfg, text(`"instagram"`)) // a loosening: queued for an hour
 	d.cmd.Process.Signal(syscall.SIGHUP)
 	d.waitFor(t, "change queued")
