@@ -2,6 +2,7 @@ package statefile
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -194,4 +195,40 @@ func crashWriter(path string) {
 		}
 		fmt.Println(n)
 	}
+}
+
+// FuzzRead feeds arbitrary bytes to the state file reader: it returns the
+// body of a file Write could have made, or a DamagedError, never a panic,
+// and a file it accepts reads back the same when written again.
+func FuzzRead(f *testing.F) {
+	dir := f.TempDir()
+	good := filepath.Join(dir, "seed")
+	if err := Write(good, 1, []byte(`{"pact":{}}`)); err != nil {
+		f.Fatal(err)
+	}
+	seed, _ := os.ReadFile(good)
+	f.Add(seed)
+	f.Add([]byte{})
+	f.Add([]byte("garbage"))
+	f.Add(seed[:len(seed)/2])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "state")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		body, err := Read(path, 1)
+		if err != nil {
+			if !errors.Is(err, ErrDamaged) {
+				t.Fatalf("error %v does not say the file is damaged", err)
+			}
+			return
+		}
+		again := filepath.Join(t.TempDir(), "again")
+		if err := Write(again, 1, body); err != nil {
+			t.Fatal(err)
+		}
+		if back, err := Read(again, 1); err != nil || !bytes.Equal(back, body) {
+			t.Fatalf("rewritten body reads back as %q, %v; want %q", back, err, body)
+		}
+	})
 }

@@ -138,3 +138,18 @@ func TestWithoutSelf(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+// FuzzParseResolvConf: any text gives addresses, never a panic; every
+// address it returns is valid and on port 53.
+func FuzzParseResolvConf(f *testing.F) {
+	f.Add("nameserver 127.0.0.53\nsearch example.org\n")
+	f.Add("nameserver fe80::1%eth0\nnameserver 192.0.2.1 # x\n")
+	f.Add("nameserver\n\x00nameserver 1.2.3")
+	f.Fuzz(func(t *testing.T, text string) {
+		for _, a := range ParseResolvConf(text) {
+			if !a.Addr().IsValid() || a.Port() != 53 {
+				t.Fatalf("ParseResolvConf(%q) gave %v", text, a)
+			}
+		}
+	})
+}
