@@ -115,9 +115,9 @@ type Daemon struct {
 	// attemptsDue is set while a save of the attempt counts is scheduled.
 	attemptsDue atomic.Bool
 	attemptsMu  sync.Mutex // one save of the counts at a time
-	// stateFailing and attemptsFailing keep a failing disk (full, read
-	// only) from filling the log: each failure is said once.
-	stateFailing, attemptsFailing failure
+	// saving keeps a failing disk (full, read only) from filling the log:
+	// a failure is said once, and so is the recovery.
+	saving failure
 }
 
 // New reads the config and the state, and builds the filter without
@@ -523,7 +523,7 @@ func (d *Daemon) saveAttempts() {
 	if err == nil {
 		err = statefile.Write(filepath.Join(d.cfg.Daemon.StateDir, attemptsName), attemptsVersion, body)
 	}
-	d.attemptsFailing.report(d.log, "the attempt counts", err)
+	d.saving.report(d.log, err)
 }
 
 // warnPermissions logs what about the files' permissions weakens the pact.

@@ -20,18 +20,19 @@ type failure struct {
 }
 
 // report logs err if it starts a run of failures, and a recovery when a
-// run ends (err nil).
-func (f *failure) report(log *slog.Logger, what string, err error) {
+// run ends (err nil). The pact and the attempt counts share the state
+// folder, and so one report.
+func (f *failure) report(log *slog.Logger, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch {
 	case err != nil && !f.failing:
 		f.failing = true
-		log.Error(what+" could not be saved; nocontact goes on with what it has in memory and will say when saving works again "+
+		log.Error("nocontact could not save to its state folder; it goes on with what it has in memory and will say when saving works again "+
 			"(check that the disk of the state folder is not full or read-only)", "err", err)
 	case err == nil && f.failing:
 		f.failing = false
-		log.Info(what + " can be saved again")
+		log.Info("nocontact can save to its state folder again")
 	}
 }
 
@@ -39,7 +40,7 @@ func (f *failure) report(log *slog.Logger, what string, err error) {
 // holds d.mu or is the only goroutine.
 func (d *Daemon) saveOrReport() error {
 	err := d.save()
-	d.stateFailing.report(d.log, "the pact", err)
+	d.saving.report(d.log, err)
 	return err
 }
 

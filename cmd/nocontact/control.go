@@ -81,86 +81,83 @@ func explain(err error) error {
 	return err
 }
 
-func cmdStatus(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "status")
+// clientCommand parses the flags of a control command (plus any extra
+// flags addFlags adds), checks the number of arguments, finds the socket,
+// and hands a client to run.
+func clientCommand(e *env, name string, args []string, maxArgs int, addFlags func(*flag.FlagSet),
+	run func(c *control.Client, args []string) error) error {
+	fs := newFlags(e, name)
 	_, socket := controlFlags(fs)
-	asJSON := fs.Bool("json", false, "print the status as JSON, for scripts")
+	if addFlags != nil {
+		addFlags(fs)
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() > maxArgs {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(maxArgs))
 	}
 	path, err := socket()
 	if err != nil {
 		return err
 	}
-	st, err := control.NewClient(path).Status(ctx)
-	if err != nil {
-		return explain(err)
-	}
-	if *asJSON {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(st)
-	}
-	renderStatus(e.stdout, st, time.Local)
-	return nil
+	return explain(run(control.NewClient(path), fs.Args()))
+}
+
+func cmdStatus(ctx context.Context, e *env, args []string) error {
+	var asJSON *bool
+	return clientCommand(e, "status", args, 0, func(fs *flag.FlagSet) {
+		asJSON = fs.Bool("json", false, "print the status as JSON, for scripts")
+	}, func(c *control.Client, _ []string) error {
+		st, err := c.Status(ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(e.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(st)
+		}
+		renderStatus(e.stdout, st, time.Local)
+		return nil
+	})
 }
 
 func cmdUnlock(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "unlock")
-	_, socket := controlFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	return clientCommand(e, "unlock", args, 0, nil, func(c *control.Client, _ []string) error {
+		res, err := c.Unlock(ctx)
+		if err == nil {
+			renderUnlock(e.stdout, res, time.Now(), time.Local)
+		}
 		return err
-	}
-	path, err := socket()
-	if err != nil {
-		return err
-	}
-	res, err := control.NewClient(path).Unlock(ctx)
-	if err != nil {
-		return explain(err)
-	}
-	renderUnlock(e.stdout, res, time.Now(), time.Local)
-	return nil
+	})
 }
 
+// cmdCancel cancels the change named by its one argument, or all of them.
 func cmdCancel(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "cancel")
-	_, socket := controlFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	return clientCommand(e, "cancel", args, 1, nil, func(c *control.Client, args []string) error {
+		id := ""
+		if len(args) == 1 {
+			id = args[0]
+		}
+		res, err := c.Cancel(ctx, id)
+		if err == nil {
+			renderCancel(e.stdout, res)
+		}
 		return err
-	}
-	if fs.NArg() > 1 {
-		return fmt.Errorf("%w: name one change to cancel, or none to cancel them all", errUsage)
-	}
-	path, err := socket()
-	if err != nil {
-		return err
-	}
-	res, err := control.NewClient(path).Cancel(ctx, fs.Arg(0))
-	if err != nil {
-		return explain(err)
-	}
-	renderCancel(e.stdout, res)
-	return nil
+	})
 }
 
 func cmdReload(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "reload")
-	_, socket := controlFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	path, err := socket()
-	if err != nil {
-		return err
-	}
-	res, err := control.NewClient(path).Reload(ctx)
-	if err != nil {
-		return explain(err)
-	}
-	fmt.Fprintln(e.stdout, "The config was reloaded. Anything stricter applies now; anything looser waits out the cooldown.")
-	for _, c := range res.Pending {
-		fmt.Fprintf(e.stdout, "  waiting: %s, on %s. To undo: nocontact cancel %s\n", c.Change, when(c.Effective, time.Local), c.ID)
-	}
-	return nil
+	return clientCommand(e, "reload", args, 0, nil, func(c *control.Client, _ []string) error {
+		res, err := c.Reload(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, "The config was reloaded. Anything stricter applies now; anything looser waits out the cooldown.")
+		for _, p := range res.Pending {
+			fmt.Fprintf(e.stdout, "  waiting: %s, on %s. To undo: nocontact cancel %s\n", p.Change, when(p.Effective, time.Local), p.ID)
+		}
+		return nil
+	})
 }

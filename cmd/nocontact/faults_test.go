@@ -191,7 +191,7 @@ func TestFullDisk(t *testing.T) {
 
 	writeConfig(t, cfg, text(`"instagram", "tiktok"`)) // a tightening
 	d.cmd.Process.Signal(syscall.SIGHUP)
-	d.waitFor(t, "the pact could not be saved")
+	d.waitFor(t, "could not save to its state folder")
 	d.waitFor(t, "config reloaded")
 	if !isBlocked(d.query(t, "www.tiktok.com.", dns.TypeA)) {
 		t.Error("a tightening on a full disk did not apply")
@@ -199,8 +199,8 @@ func TestFullDisk(t *testing.T) {
 	writeConfig(t, cfg, text(`"instagram", "tiktok", "snapchat"`))
 	d.cmd.Process.Signal(syscall.SIGHUP)
 	d.waitFor(t, "config reloaded")
-	if strings.Count(d.log.String(), "could not be saved") != 1 {
-		t.Errorf("the full disk was reported %d times, want once:\n%s", strings.Count(d.log.String(), "could not be saved"), d.log)
+	if strings.Count(d.log.String(), "could not save") != 1 {
+		t.Errorf("the full disk was reported %d times, want once:\n%s", strings.Count(d.log.String(), "could not save"), d.log)
 	}
 	if !isBlocked(d.query(t, "www.snapchat.com.", dns.TypeA)) || !isBlocked(d.query(t, "instagram.com.", dns.TypeA)) {
 		t.Error("the daemon stopped blocking on a full disk")
@@ -211,5 +211,5 @@ func TestFullDisk(t *testing.T) {
 		t.Fatalf("freeing the tmpfs: %v %s", err, out)
 	}
 	d.cmd.Process.Signal(syscall.SIGHUP)
-	d.waitFor(t, "the pact can be saved again")
+	d.waitFor(t, "can save to its state folder again")
 }

@@ -63,3 +63,25 @@ func dial(path string, admin bool) (net.Conn, error) {
 // isAdmin reports whether uid may change the pact: root, or the user the
 // daemon runs as (a foreground run in a terminal).
 func isAdmin(uid int) bool { return uid == 0 || uid == os.Getuid() }
+
+// peerUID asks the OS, through get on the connection's descriptor, which
+// user is on the other end of a unix socket connection.
+func peerUID(c net.Conn, get func(fd int) (uint32, error)) (Peer, error) {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return Peer{UID: -1}, errors.New("not a unix socket connection")
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return Peer{UID: -1}, err
+	}
+	var uid uint32
+	var gerr error
+	if err := raw.Control(func(fd uintptr) { uid, gerr = get(int(fd)) }); err != nil {
+		return Peer{UID: -1}, err
+	}
+	if gerr != nil {
+		return Peer{UID: -1}, gerr
+	}
+	return Peer{UID: int(uid), Admin: isAdmin(int(uid))}, nil
+}

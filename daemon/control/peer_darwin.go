@@ -1,7 +1,6 @@
 package control
 
 import (
-	"errors"
 	"net"
 
 	"golang.org/x/sys/unix"
@@ -9,24 +8,11 @@ import (
 
 // peerCredentials reads the peer's uid with LOCAL_PEERCRED.
 func peerCredentials(c net.Conn) (Peer, error) {
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
-		return Peer{UID: -1}, errors.New("not a unix socket connection")
-	}
-	raw, err := uc.SyscallConn()
-	if err != nil {
-		return Peer{UID: -1}, err
-	}
-	var cred *unix.Xucred
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, serr = unix.GetsockoptXucred(int(fd), unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
-	}); err != nil {
-		return Peer{UID: -1}, err
-	}
-	if serr != nil {
-		return Peer{UID: -1}, serr
-	}
-	uid := int(cred.Uid)
-	return Peer{UID: uid, Admin: isAdmin(uid)}, nil
+	return peerUID(c, func(fd int) (uint32, error) {
+		cred, err := unix.GetsockoptXucred(fd, unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
+		if err != nil {
+			return 0, err
+		}
+		return cred.Uid, nil
+	})
 }
