@@ -33,6 +33,8 @@ type systemDeps struct {
 	isAdmin func() bool
 	answers func(ctx context.Context, cfg *config.Config) error
 	exe     func() (string, error)
+	// dns returns the system's DNS settings; nil means osdns.New.
+	dns func(ctx context.Context, env osdns.Env) (osdns.Configurator, error)
 	// wait bounds the waits for the filter and its control socket.
 	wait time.Duration
 }
@@ -78,7 +80,7 @@ func (d systemDeps) installer(e *env, cat *catalog.Catalog) (*installer.Installe
 	in := &installer.Installer{
 		Root: d.root, Paths: d.paths, Service: svc, Run: d.run, Catalog: cat,
 		Log: log, Out: e.stdout, IsAdmin: d.isAdmin, Executable: d.exe,
-		Answers: d.answers, Wait: d.wait,
+		Answers: d.answers, Wait: d.wait, DNS: d.dns,
 	}
 	in.HostsNames = func(ctx context.Context) ([]string, error) {
 		c, err := d.client(cat)

@@ -14,7 +14,6 @@ import (
 	"github.com/nocontact/nocontact/dnsfilter"
 	"github.com/nocontact/nocontact/dnsfilter/catalog"
 	"github.com/nocontact/nocontact/installer"
-	syscmd "github.com/nocontact/nocontact/installer/command"
 	"github.com/nocontact/nocontact/installer/unit"
 )
 
@@ -48,7 +47,8 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	keeper := &installer.Keeper{Root: "/", StateDir: cfg.Daemon.StateDir, Run: syscmd.Exec{}, Log: log}
+	sys := installDeps()
+	keeper := &installer.Keeper{Root: sys.root, StateDir: cfg.Daemon.StateDir, Run: sys.run, Log: log}
 	keepCtx, stopKeeping := context.WithCancel(ctx)
 	defer stopKeeping()
 	keeper.Watch(keepCtx)
