@@ -41,7 +41,19 @@ type Config struct {
 	Pact       Pact         `toml:"pact"`
 	DNS        DNS          `toml:"dns"`
 	QuietHours []QuietHours `toml:"quiet_hours"`
+	HostsFile  HostsFile    `toml:"hosts_file"`
 	Daemon     Daemon       `toml:"daemon"`
+}
+
+// HostsFile is the [hosts_file] table: the second layer of the installed
+// service, a marked section of the system's hosts file that points the
+// blocked platforms' main names nowhere, for the programs that read the
+// hosts file but ask some other DNS server.
+type HostsFile struct {
+	// Enabled writes the section while something is blocked, and only
+	// when nocontact is installed (never in a trial run). Default true;
+	// false removes the section. The DNS filter blocks either way.
+	Enabled bool `toml:"enabled"`
 }
 
 // Pact is the [pact] table: what to block.
@@ -202,6 +214,7 @@ func defaults() *Config {
 			MaxTTL:     "24h",
 		},
 		QuietHours: []QuietHours{},
+		HostsFile:  HostsFile{Enabled: true},
 	}
 }
 

@@ -109,6 +109,7 @@ func TestDefaults(t *testing.T) {
 			MaxTTLDuration: 24 * time.Hour,
 		},
 		QuietHours: []QuietHours{},
+		HostsFile:  HostsFile{Enabled: true},
 		Daemon:     Daemon{StateDir: DefaultStateDir(), ControlSocket: controlSocketFor(runtime.GOOS, privileged(), os.Getenv, DefaultStateDir())},
 	}
 	if d := diff(want, Default(cat)); d != "" {
@@ -171,6 +172,9 @@ block = ["whatsapp"]
 [[quiet_hours]]
 from = "13:00"
 to = "14:00"
+
+[hosts_file]
+enabled = false
 
 [daemon]
 state_dir = "/srv/nocontact"
@@ -327,9 +331,9 @@ func TestErrors(t *testing.T) {
 		{"unknown dns key", "[dns]\nlisten = [\"127.0.0.1:0\"]\nport = 53\n",
 			`nocontact.toml:3: unknown key "dns.port"`, []string{"the keys of [dns] are listen, upstreams, lan_clients"}},
 		{"unknown table", "[pact]\n\n[dnss]\nlisten = []\n",
-			`nocontact.toml:3: unknown table [dnss]`, []string{"the tables are [pact], [dns], [[quiet_hours]] and [daemon]"}},
+			`nocontact.toml:3: unknown table [dnss]`, []string{"the tables are [pact], [dns], [[quiet_hours]], [hosts_file] and [daemon]"}},
 		{"unknown array table", "[[hours]]\nfrom = 1\n",
-			`nocontact.toml:1: unknown table [[hours]]`, []string{"[pact], [dns], [[quiet_hours]] and [daemon]"}},
+			`nocontact.toml:1: unknown table [[hours]]`, []string{"[pact], [dns], [[quiet_hours]], [hosts_file] and [daemon]"}},
 		{"table in capitals", "[Pact]\nblock = []\n",
 			`nocontact.toml:1: unknown table [Pact]`, []string{"lower case, [pact]"}},
 		{"key in capitals", "[pact]\nBlock = []\n",
@@ -637,6 +641,34 @@ func TestUpstreamString(t *testing.T) {
 				t.Errorf("String: want %q, got %q", tt.want, got)
 			}
 		})
+	}
+}
+
+// TestHostsFileDefault: the hosts layer is on unless the file turns it off.
+func TestHostsFileDefault(t *testing.T) {
+	cat, err := catalog.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		text string
+		want bool
+	}{
+		{"", true},
+		{"[hosts_file]\n", true},
+		{"[hosts_file]\nenabled = false\n", false},
+		{"[hosts_file]\nenabled = true\n", true},
+	} {
+		c, err := Parse(strings.NewReader(tt.text), "nocontact.toml", cat)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.text, err)
+		}
+		if c.HostsFile.Enabled != tt.want {
+			t.Errorf("%q: hosts_file.enabled = %v, want %v", tt.text, c.HostsFile.Enabled, tt.want)
+		}
+	}
+	if _, err := Parse(strings.NewReader("[hosts_file]\nenabled = \"yes\"\n"), "nocontact.toml", cat); err == nil || !strings.Contains(err.Error(), "hosts_file.enabled") {
+		t.Errorf("enabled = \"yes\": %v, want an error naming hosts_file.enabled", err)
 	}
 }
 

@@ -377,6 +377,8 @@ func example(key string) string {
 		return `"0s"`
 	case "dns.max_ttl":
 		return `"24h"`
+	case "hosts_file.enabled":
+		return "true"
 	}
 	return ""
 }

@@ -106,6 +106,25 @@ func (b backend) Unlock(ctx context.Context) (control.UnlockResult, error) {
 	return control.UnlockResult{Pending: &control.Pending{ID: c.ID, Change: c.What, Effective: c.Effective}}, nil
 }
 
+func (b backend) Uninstall(ctx context.Context) (control.UninstallResult, error) {
+	d := b.d
+	c, allowed, err := d.Uninstall()
+	switch {
+	case errors.Is(err, pact.ErrStrict):
+		st := d.Status()
+		res := control.UninstallResult{Refused: true}
+		if end := st.Active.End; !end.IsZero() {
+			res.End = &end
+		}
+		return res, nil
+	case err != nil:
+		return control.UninstallResult{}, err
+	case allowed:
+		return control.UninstallResult{Allowed: true}, nil
+	}
+	return control.UninstallResult{Pending: &control.Pending{ID: c.ID, Change: c.What, Effective: c.Effective}}, nil
+}
+
 func (b backend) Cancel(ctx context.Context, id string) (control.CancelResult, error) {
 	if id == "" {
 		id = "all"

@@ -6,9 +6,12 @@
 // quiet-hours edge).
 //
 // It fails closed: a damaged state file is moved aside and the config's pact
-// is applied in its tightest reading. What the daemon must not do is decide
-// anything about the pact itself (that is daemon/pact) or touch the
-// system's DNS settings (that is the installer).
+// is applied in its tightest reading. When nocontact is installed, the
+// daemon also decides when the system's DNS settings are re-asserted and
+// what the hosts layer lists, through the System it is given. What the
+// daemon must not do is decide anything about the pact itself (that is
+// daemon/pact) or know how the system's DNS settings are changed (that is
+// the installer, behind System).
 package daemon
 
 import (
@@ -53,6 +56,9 @@ type Options struct {
 	// Env gives the config's machine-dependent defaults (the state
 	// directory); the zero Env means this machine.
 	Env config.Env
+	// System keeps the installed machine's DNS settings and hosts layer;
+	// nil means a trial run that touches neither.
+	System System
 }
 
 // stateVersion is the format version of the state file.
@@ -118,6 +124,10 @@ type Daemon struct {
 	// saving keeps a failing disk (full, read only) from filling the log:
 	// a failure is said once, and so is the recovery.
 	saving failure
+	// standDown is set once the pact allowed uninstalling: from then on
+	// the daemon no longer re-asserts the DNS settings or rewrites the
+	// hosts layer, so that uninstall can give them back (until a restart).
+	standDown atomic.Bool
 }
 
 // New reads the config and the state, and builds the filter without
@@ -173,7 +183,7 @@ func New(opts Options) (*Daemon, error) {
 	d.attempts = attempts.New(func() time.Time { return d.clk.Now() }, d.loc)
 	d.loadAttempts()
 	d.loop = upstream.NewLoopMark()
-	up, err := forwarderFor(cfg, d.loop, d.log)
+	up, err := forwarderFor(cfg, d.loop, d.log, d.savedResolvers())
 	if err != nil {
 		return nil, err
 	}
@@ -267,8 +277,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.mu.Unlock()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var changes <-chan struct{}
+	if d.opts.System != nil {
+		changes = d.opts.System.Changes()
+	}
 	for {
 		wait := d.step()
+		d.keep(ctx)
 		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
@@ -284,8 +299,60 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Info("stopped")
 			return err
 		case <-d.wake:
+		case <-changes:
 		case <-timer.C:
 		}
+	}
+}
+
+// keep holds the installed machine to the pact: while it binds, the
+// system's DNS settings are put back if something rewrote them (each time
+// logged and counted), and the hosts layer lists the main names of what
+// is blocked now (nothing when nothing is, or when [hosts_file] is off).
+// It runs at every wake of the run loop, at least once a minute, and
+// outside d.mu: the settings may take a command or two to check.
+func (d *Daemon) keep(ctx context.Context) {
+	sys := d.opts.System
+	if sys == nil || d.standDown.Load() || !sys.Installed() {
+		return
+	}
+	d.mu.Lock()
+	binding := d.eng.Binding(d.clk.Now())
+	var names []string
+	if d.cfg.HostsFile.Enabled {
+		names = HostsNames(d.opts.Catalog, d.spec)
+	}
+	d.mu.Unlock()
+	if binding {
+		re, err := sys.KeepDNS(ctx)
+		switch {
+		case err != nil:
+			d.log.Error("could not check the system's DNS settings; trying again at the next wake", "err", err)
+		case re:
+			n := d.reasserts.Add(1)
+			d.log.Warn("something changed the system's DNS settings; nocontact put them back", "reasserts", n)
+		}
+	}
+	if changed, err := sys.SetHosts(ctx, names); err != nil {
+		d.log.Error("could not update the hosts file; trying again at the next wake", "err", err)
+	} else if changed {
+		d.log.Info("hosts file updated", "names", len(names))
+	}
+}
+
+// savedResolvers returns what "system" upstreams stand for once installed:
+// the resolvers from before nocontact took over, so that it never forwards
+// to itself through a resolv.conf that now names it. Nil in a trial run.
+func (d *Daemon) savedResolvers() func() ([]netip.AddrPort, error) {
+	sys := d.opts.System
+	if sys == nil {
+		return nil
+	}
+	return func() ([]netip.AddrPort, error) {
+		if !sys.Installed() {
+			return nil, nil
+		}
+		return sys.OriginalResolvers()
 	}
 }
 
@@ -364,7 +431,7 @@ func (d *Daemon) Reload() error {
 		d.log.Error("config not reloaded, still filtering with the previous one: fix the file and reload again", "err", err)
 		return err
 	}
-	up, err := forwarderFor(cfg, d.loop, d.log)
+	up, err := forwarderFor(cfg, d.loop, d.log, d.savedResolvers())
 	if err != nil {
 		d.log.Error("config not reloaded, still filtering with the previous one", "err", err)
 		return err
@@ -423,6 +490,25 @@ func (d *Daemon) Unlock() (pact.Change, error) {
 	return c, err
 }
 
+// Uninstall asks whether nocontact may be removed now; see
+// pact.Engine.Uninstall. The request is saved before Uninstall returns.
+// Once it is allowed the daemon stands down (see standDown).
+func (d *Daemon) Uninstall() (c pact.Change, allowed bool, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, allowed, res, err := d.eng.Uninstall(d.clk.Now())
+	d.logResult(res)
+	if serr := d.save(); serr != nil && err == nil {
+		err = serr
+	}
+	if allowed && err == nil {
+		d.standDown.Store(true)
+		d.log.Warn("uninstalling is allowed now: nocontact stops keeping the system's DNS settings and hosts file until it restarts")
+	}
+	d.poke()
+	return c, allowed, err
+}
+
 // Cancel removes the pending change with the given id, or all of them for
 // "all"; see pact.Engine.Cancel.
 func (d *Daemon) Cancel(id string) ([]pact.Change, error) {
@@ -441,15 +527,16 @@ func (d *Daemon) Cancel(id string) ([]pact.Change, error) {
 
 // forwarderFor expands "system" into the system's resolvers, leaving out
 // nocontact's own addresses, and returns a forwarder to the result.
-func forwarderFor(cfg *config.Config, loop *upstream.LoopMark, log *slog.Logger) (*upstream.Forwarder, error) {
+// saved, when not nil, gives the resolvers from before nocontact took over
+// the system's DNS (see Daemon.savedResolvers).
+func forwarderFor(cfg *config.Config, loop *upstream.LoopMark, log *slog.Logger, saved func() ([]netip.AddrPort, error)) (*upstream.Forwarder, error) {
 	var servers []upstream.Server
 	for _, u := range cfg.DNS.UpstreamAddrs {
 		switch {
 		case u.System:
-			// The installer's record of the resolvers from before
-			// nocontact (#6) goes in place of nil once it exists; until
-			// then "system" is what the system lists now.
-			sys, err := upstream.SystemResolvers(nil, "/")
+			// Installed, the record of the resolvers from before
+			// nocontact; in a trial run, what the system lists now.
+			sys, err := upstream.SystemResolvers(saved, "/")
 			if err != nil {
 				return nil, fmt.Errorf("finding the system's resolvers for upstreams = [\"system\"]: %w", err)
 			}

@@ -43,6 +43,9 @@ func commands() []command {
 		{"reload", "[--config FILE | --socket PATH]", "make the running nocontact re-read its config", cmdReload},
 		{"check", "[--config FILE | --socket PATH] NAME...", "say whether each name is blocked or allowed, and by which rule", cmdCheck},
 		{"platforms", "", "list the platforms nocontact can block", cmdPlatforms},
+		{"install", "[--config FILE]", "install nocontact as a service and point this computer's DNS at it (administrator)", cmdInstall},
+		{"doctor", "[--config FILE]", "check that nocontact is installed, answering and in the path of every lookup", cmdDoctor},
+		{"uninstall", "[--purge]", "remove nocontact; while your pact holds, it waits out the cooldown (administrator)", cmdUninstall},
 		{"version", "", "print the version", cmdVersion},
 	}
 }

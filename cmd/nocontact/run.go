@@ -13,11 +13,12 @@ import (
 	daemonpkg "github.com/nocontact/nocontact/daemon"
 	"github.com/nocontact/nocontact/dnsfilter"
 	"github.com/nocontact/nocontact/dnsfilter/catalog"
+	"github.com/nocontact/nocontact/installer"
 	"github.com/nocontact/nocontact/installer/unit"
 )
 
 // defaultConfig is where the installed service finds its config.
-const defaultConfig = "/etc/nocontact/nocontact.toml"
+var defaultConfig = unit.Default().Config
 
 func cmdRun(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "run")
@@ -37,7 +38,21 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	d, err := daemonpkg.New(daemonpkg.Options{ConfigPath: *path, Catalog: cat, Logger: log})
+	// The installed machine's DNS settings and hosts layer, kept while
+	// the pact binds; a trial run has no record of a takeover in its
+	// state directory, and the Keeper then touches nothing. The watch
+	// starts either way: `install` takes over DNS after it started the
+	// service.
+	cfg, err := config.Load(*path, cat)
+	if err != nil {
+		return err
+	}
+	sys := installDeps()
+	keeper := &installer.Keeper{Root: sys.root, StateDir: cfg.Daemon.StateDir, Run: sys.run, Log: log}
+	keepCtx, stopKeeping := context.WithCancel(ctx)
+	defer stopKeeping()
+	keeper.Watch(keepCtx)
+	d, err := daemonpkg.New(daemonpkg.Options{ConfigPath: *path, Catalog: cat, Logger: log, System: keeper})
 	if err != nil {
 		return err
 	}

@@ -64,6 +64,13 @@ func (c *Client) Reload(ctx context.Context) (ReloadResult, error) {
 	return res, c.do(ctx, c.admin, http.MethodPost, PathReload, struct{}{}, &res)
 }
 
+// Uninstall asks whether nocontact may be removed now; while the pact
+// binds, asking queues the request behind the cooldown.
+func (c *Client) Uninstall(ctx context.Context) (UninstallResult, error) {
+	var res UninstallResult
+	return res, c.do(ctx, c.admin, http.MethodPost, PathUninstall, struct{}{}, &res)
+}
+
 func (c *Client) do(ctx context.Context, hc *http.Client, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {

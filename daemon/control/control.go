@@ -3,7 +3,7 @@
 // pipes (Windows).
 //
 // Any local user may read (status, check); every change (unlock, cancel,
-// reload) needs root or Administrator, or the user the daemon itself runs
+// reload, uninstall) needs root or Administrator, or the user the daemon itself runs
 // as. On unix the peer's credentials decide (SO_PEERCRED, LOCAL_PEERCRED);
 // on Windows two pipes do, the changing one open only to Administrators
 // and SYSTEM by its security descriptor. This package carries requests and
@@ -19,11 +19,12 @@ import (
 
 // API paths. Reads are GET, changes POST.
 const (
-	PathStatus = "/v1/status"
-	PathCheck  = "/v1/check"
-	PathUnlock = "/v1/unlock"
-	PathCancel = "/v1/cancel"
-	PathReload = "/v1/reload"
+	PathStatus    = "/v1/status"
+	PathCheck     = "/v1/check"
+	PathUnlock    = "/v1/unlock"
+	PathCancel    = "/v1/cancel"
+	PathReload    = "/v1/reload"
+	PathUninstall = "/v1/uninstall"
 )
 
 // Status is what `nocontact status` shows, and `status --json` prints.
@@ -130,6 +131,24 @@ type ReloadResult struct {
 	Pending []Pending `json:"pending"` // pending changes after the reload
 }
 
+// UninstallResult answers "may nocontact be removed now?". Asking is
+// itself the request: while the pact binds it is queued like any
+// loosening.
+type UninstallResult struct {
+	// Allowed is set when nocontact may be removed now: nothing binds,
+	// or an earlier request has waited out its cooldown. The daemon then
+	// stops keeping the system's DNS settings, so that uninstall can give
+	// them back.
+	Allowed bool `json:"allowed"`
+	// Pending is the waiting request, with when it matures and its id
+	// for `nocontact cancel`; nil when allowed or refused.
+	Pending *Pending `json:"pending,omitempty"`
+	// Refused is set when a strict pact cannot be loosened; End says when
+	// it ends, after which uninstalling is allowed at once.
+	Refused bool       `json:"refused"`
+	End     *time.Time `json:"end,omitempty"`
+}
+
 // Backend is what the daemon offers through the control socket.
 type Backend interface {
 	Status(ctx context.Context) (Status, error)
@@ -137,4 +156,5 @@ type Backend interface {
 	Unlock(ctx context.Context) (UnlockResult, error)
 	Cancel(ctx context.Context, id string) (CancelResult, error)
 	Reload(ctx context.Context) (ReloadResult, error)
+	Uninstall(ctx context.Context) (UninstallResult, error)
 }

@@ -51,6 +51,11 @@ func (f *fakeBackend) Reload(context.Context) (ReloadResult, error) {
 	return ReloadResult{}, nil
 }
 
+func (f *fakeBackend) Uninstall(context.Context) (UninstallResult, error) {
+	f.note("uninstall")
+	return UninstallResult{Pending: &Pending{ID: "c2", Change: "remove nocontact from this computer", Effective: time.Unix(1e9, 0).UTC()}}, nil
+}
+
 func (f *fakeBackend) Calls() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -108,7 +113,10 @@ func TestAdminCanDoEverything(t *testing.T) {
 	if _, err := c.Reload(ctx); err != nil {
 		t.Errorf("Reload: %v", err)
 	}
-	want := "status,check instagram.com,unlock,cancel c1,reload"
+	if res, err := c.Uninstall(ctx); err != nil || res.Allowed || res.Pending == nil || res.Pending.ID != "c2" {
+		t.Errorf("Uninstall: %+v, %v", res, err)
+	}
+	want := "status,check instagram.com,unlock,cancel c1,reload,uninstall"
 	if got := strings.Join(b.Calls(), ","); got != want {
 		t.Errorf("backend calls %q, want %q", got, want)
 	}
@@ -126,9 +134,10 @@ func TestReadersCannotChange(t *testing.T) {
 		t.Errorf("a reader's Check: %v", err)
 	}
 	for name, call := range map[string]func() error{
-		"unlock": func() error { _, err := c.Unlock(ctx); return err },
-		"cancel": func() error { _, err := c.Cancel(ctx, ""); return err },
-		"reload": func() error { _, err := c.Reload(ctx); return err },
+		"unlock":    func() error { _, err := c.Unlock(ctx); return err },
+		"cancel":    func() error { _, err := c.Cancel(ctx, ""); return err },
+		"reload":    func() error { _, err := c.Reload(ctx); return err },
+		"uninstall": func() error { _, err := c.Uninstall(ctx); return err },
 	} {
 		if err := call(); !errors.Is(err, ErrNotAllowed) {
 			t.Errorf("a reader's %s: err %v, want ErrNotAllowed", name, err)
@@ -154,6 +163,8 @@ func TestBadRequests(t *testing.T) {
 		{"POST", PathCancel, `{"id":` + strings.Repeat(" ", maxBody) + `"x"}`, http.StatusRequestEntityTooLarge},
 		{"POST", PathStatus, ``, http.StatusMethodNotAllowed},
 		{"GET", PathUnlock, ``, http.StatusMethodNotAllowed},
+		{"GET", PathUninstall, ``, http.StatusMethodNotAllowed},
+		{"POST", PathUninstall, `{"purge":true}`, http.StatusBadRequest},
 		{"GET", "/v1/nothing", ``, http.StatusNotFound},
 	} {
 		req, _ := http.NewRequest(tt.method, "http://nocontact"+tt.path, strings.NewReader(tt.body))

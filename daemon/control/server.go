@@ -49,6 +49,7 @@ func NewServer(backend Backend, log *slog.Logger) *Server {
 	mux.HandleFunc("POST "+PathUnlock, s.admin(s.unlock))
 	mux.HandleFunc("POST "+PathCancel, s.admin(s.cancel))
 	mux.HandleFunc("POST "+PathReload, s.admin(s.reload))
+	mux.HandleFunc("POST "+PathUninstall, s.admin(s.uninstall))
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -132,6 +133,14 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 	res, err := s.backend.Reload(r.Context())
+	reply(w, res, err)
+}
+
+func (s *Server) uninstall(w http.ResponseWriter, r *http.Request) {
+	if !decode(w, r, &struct{}{}) {
+		return
+	}
+	res, err := s.backend.Uninstall(r.Context())
 	reply(w, res, err)
 }
 

@@ -10,7 +10,8 @@ import (
 type Op string
 
 // The operations. Each is a tightening or a loosening depending on its
-// value compared with the active pact, except Unlock, always a loosening.
+// value compared with the active pact, except Unlock and Uninstall, always
+// loosenings.
 const (
 	OpPeriod         Op = "period"          // a new period after the last one ended (Start, End)
 	OpStart          Op = "start"           // the start moves (Start)
@@ -26,6 +27,7 @@ const (
 	OpAddQuiet       Op = "add-quiet"       // Window
 	OpRemoveQuiet    Op = "remove-quiet"    // Window
 	OpUnlock         Op = "unlock"          // end the pact now; not from the file
+	OpUninstall      Op = "uninstall"       // remove nocontact from the machine; not from the file
 )
 
 // Change is one change of the active pact, as the diff of a request finds
@@ -222,6 +224,9 @@ func apply(st *State, c Change, at time.Time) {
 	case OpPeriod:
 		a.Start, a.End = c.Start, c.End
 		st.Completed, st.Unlocked, st.UnlockedFrom = time.Time{}, false, ""
+		// A new pact is a new decision: an uninstall allowed under the
+		// last one must be asked for again.
+		st.Uninstall = nil
 	case OpStart:
 		a.Start = c.Start
 	case OpEnd:
@@ -256,5 +261,8 @@ func apply(st *State, c Change, at time.Time) {
 			a.End = at
 		}
 		st.Unlocked = true
+	case OpUninstall:
+		c.Effective = at
+		st.Uninstall = &c
 	}
 }

@@ -38,6 +38,10 @@ type State struct {
 	DismissedFor string   `json:"dismissed_for,omitempty"`
 	// NextID numbers the next queued change.
 	NextID int `json:"next_id"`
+	// Uninstall is the uninstall request that has waited out its
+	// cooldown: nocontact may now be removed, until a new pact starts or
+	// the request is cancelled. Nil when none has.
+	Uninstall *Change `json:"uninstall,omitempty"`
 }
 
 // Errors of Unlock and Cancel.
@@ -49,6 +53,54 @@ var (
 	// ErrNoChange: no pending change has the id given to Cancel.
 	ErrNoChange = errors.New("no pending change has that id")
 )
+
+// Binding reports whether the pact holds the machine at t: its period
+// runs or is still to come, or it has quiet hours (they go on after the
+// period, and removing them is a loosening). While it binds, removing
+// nocontact is a loosening too, and the installed daemon keeps the
+// system's DNS settings pointed at the filter.
+func (e *Engine) Binding(t time.Time) bool {
+	a := e.st.Active
+	running := !a.Start.IsZero() && (a.End.IsZero() || t.Before(a.End))
+	return running || len(a.Quiet) > 0
+}
+
+// Uninstall asks to remove nocontact from the machine. allowed is set when
+// it may be removed now: nothing binds (see Binding), or an earlier
+// request has waited out its cooldown. Otherwise the request is a
+// loosening like any other: queued until the cooldown has passed (asked
+// again, it keeps its first time) and returned, or refused with ErrStrict
+// while a strict pact runs (and the refusal recorded).
+func (e *Engine) Uninstall(t time.Time) (c Change, allowed bool, res Result, err error) {
+	res = e.reconcile(t)
+	if e.st.Uninstall != nil {
+		return *e.st.Uninstall, true, res, nil
+	}
+	if !e.Binding(t) {
+		return Change{}, true, res, nil
+	}
+	c = Change{Key: "uninstall", Op: OpUninstall, Loosening: true, What: "remove nocontact from this computer"}
+	if e.strictAt(t) {
+		if e.refuse(c, t) {
+			res.Refused = append(res.Refused, c)
+		}
+		return c, false, res, ErrStrict
+	}
+	for _, p := range e.st.Pending {
+		if p.Key == c.Key {
+			return p, false, res, nil
+		}
+	}
+	c = e.queue(c, t)
+	res.Queued = append(res.Queued, c)
+	// A cooldown of zero matures at once.
+	more := e.reconcile(t)
+	res.Applied = append(res.Applied, more.Applied...)
+	if e.st.Uninstall != nil {
+		return *e.st.Uninstall, true, res, nil
+	}
+	return c, false, res, nil
+}
 
 // Engine holds the state and the latest request.
 type Engine struct {
@@ -167,15 +219,21 @@ func (e *Engine) Unlock(t time.Time) (Change, Result, error) {
 
 // Cancel removes the pending change with the given id, or every pending
 // change for id "all", at once. A cancelled change the file still asks for
-// is not queued again until the file asks for something else.
+// is not queued again until the file asks for something else. An
+// uninstall that has already waited out its cooldown is withdrawn the same
+// way, by its id or with "all".
 func (e *Engine) Cancel(id string, t time.Time) ([]Change, error) {
 	var out []Change
+	if u := e.st.Uninstall; u != nil && (id == "all" || u.ID == id) {
+		out = append(out, *u)
+		e.st.Uninstall = nil
+	}
 	e.st.Pending = slices.DeleteFunc(e.st.Pending, func(p Change) bool {
 		if id != "all" && p.ID != id {
 			return false
 		}
 		out = append(out, p)
-		if p.Op != OpUnlock && !slices.Contains(e.st.Dismissed, p.Key) {
+		if !fromCommand(p.Op) && !slices.Contains(e.st.Dismissed, p.Key) {
 			e.st.Dismissed = append(e.st.Dismissed, p.Key)
 		}
 		return true
@@ -185,6 +243,11 @@ func (e *Engine) Cancel(id string, t time.Time) ([]Change, error) {
 	}
 	return out, nil
 }
+
+// fromCommand reports whether changes of op come from a command (unlock,
+// uninstall) rather than from the file, so that reconciling with the file
+// neither drops nor dismisses them.
+func fromCommand(op Op) bool { return op == OpUnlock || op == OpUninstall }
 
 func (e *Engine) queue(c Change, t time.Time) Change {
 	c.ID = strconv.Itoa(e.st.NextID)
@@ -254,13 +317,13 @@ func (e *Engine) reconcile(t time.Time) Result {
 				}
 			}
 			e.st.Pending = slices.DeleteFunc(e.st.Pending, func(p Change) bool {
-				if p.Op == OpUnlock || asked[p.Key] {
+				if fromCommand(p.Op) || asked[p.Key] {
 					return false
 				}
 				res.Dropped = append(res.Dropped, p)
 				return true
 			})
-			e.st.Refused = slices.DeleteFunc(e.st.Refused, func(r Refusal) bool { return r.Change.Op != OpUnlock && !asked[r.Change.Key] })
+			e.st.Refused = slices.DeleteFunc(e.st.Refused, func(r Refusal) bool { return !fromCommand(r.Change.Op) && !asked[r.Change.Key] })
 			e.st.Dismissed = slices.DeleteFunc(e.st.Dismissed, func(k string) bool { return !asked[k] })
 		}
 		if strict {
@@ -406,6 +469,11 @@ type Status struct {
 	Refused []Refusal
 	// Next is the next transition (zero: none).
 	Next time.Time
+	// Binding is set while the pact holds the machine (see
+	// Engine.Binding); Uninstall is the uninstall request that has waited
+	// out its cooldown, nil if none has.
+	Binding   bool
+	Uninstall *Change
 }
 
 // Status describes the state at t. It does not advance the engine; the
@@ -429,5 +497,7 @@ func (e *Engine) Status(t time.Time) Status {
 		Pending:   st.Pending,
 		Refused:   st.Refused,
 		Next:      e.NextTransition(t),
+		Binding:   e.Binding(t),
+		Uninstall: st.Uninstall,
 	}
 }

@@ -487,3 +487,110 @@ func TestWhatIsPlain(t *testing.T) {
 		t.Errorf("descriptions:\n\twant %q\n\t got %q", want, got)
 	}
 }
+
+func TestUninstallIsALoosening(t *testing.T) {
+	e := Adopt(base(), t0, time.UTC)
+	t1 := t0.Add(time.Hour)
+	c, allowed, res, err := e.Uninstall(t1)
+	if err != nil || allowed || c.ID == "" || !c.Effective.Equal(t1.Add(day)) || len(res.Queued) != 1 {
+		t.Fatalf("Uninstall during the pact: %+v allowed %v, %v", c, allowed, err)
+	}
+	// Asked again: the same request, its first time kept, still waiting.
+	again, allowed, _, _ := e.Uninstall(t1.Add(time.Hour))
+	if allowed || again.ID != c.ID || !again.Effective.Equal(c.Effective) {
+		t.Errorf("Uninstall again: %+v allowed %v, want the first %+v", again, allowed, c)
+	}
+	// A reload keeps it: it is not from the file.
+	e.Reload(base(), t1.Add(2*time.Hour))
+	if st := e.Status(t1.Add(2 * time.Hour)); len(st.Pending) != 1 || st.Uninstall != nil || !st.Binding {
+		t.Errorf("after a reload: pending %v, uninstall %v, binding %v", st.Pending, st.Uninstall, st.Binding)
+	}
+	if got := e.NextTransition(t1.Add(2 * time.Hour)); !got.Equal(c.Effective) {
+		t.Errorf("next transition %v, want the maturity %v", got, c.Effective)
+	}
+	// Matured: allowed, and the pact itself still blocks until then.
+	e.Advance(c.Effective)
+	if !blocks(e, c.Effective, "instagram") {
+		t.Error("a matured uninstall lifted the blocks; it only allows removing nocontact")
+	}
+	m, allowed, _, err := e.Uninstall(c.Effective.Add(time.Minute))
+	if err != nil || !allowed || m.ID != c.ID {
+		t.Errorf("Uninstall after the cooldown: %+v allowed %v, %v", m, allowed, err)
+	}
+	// It survives a restart.
+	e2 := New(e.State(), time.UTC)
+	if _, allowed, _, _ := e2.Uninstall(c.Effective.Add(time.Hour)); !allowed {
+		t.Error("the matured uninstall did not survive a restart")
+	}
+	// Cancelled after maturing: asked again, it waits again.
+	if out, err := e2.Cancel(c.ID, c.Effective.Add(time.Hour)); err != nil || len(out) != 1 {
+		t.Fatalf("Cancel the matured uninstall: %v, %v", out, err)
+	}
+	if _, allowed, _, _ := e2.Uninstall(c.Effective.Add(2 * time.Hour)); allowed {
+		t.Error("after cancelling, uninstall was allowed without a new cooldown")
+	}
+}
+
+func TestUninstallCancelledBeforeMaturing(t *testing.T) {
+	e := Adopt(base(), t0, time.UTC)
+	c, _, _, _ := e.Uninstall(t0)
+	if _, err := e.Cancel(c.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	e.Advance(t0.Add(2 * day))
+	if _, allowed, _, _ := e.Uninstall(t0.Add(2 * day)); allowed {
+		t.Error("a cancelled uninstall request was honoured")
+	}
+}
+
+func TestUninstallWhenNothingBinds(t *testing.T) {
+	r := base()
+	r.Length = 3 * day
+	e := Adopt(r, t0, time.UTC)
+	end := t0.Add(3 * day)
+	if _, allowed, _, _ := e.Uninstall(end); !allowed {
+		t.Error("uninstall after the pact's end was not allowed at once")
+	}
+	// Quiet hours go on after the period, so they still bind.
+	r.Quiet = []Window{lateNight}
+	e = Adopt(r, t0, time.UTC)
+	if _, allowed, res, _ := e.Uninstall(end); allowed || len(res.Queued) != 1 {
+		t.Errorf("uninstall with quiet hours set: allowed %v, queued %v", allowed, res.Queued)
+	}
+}
+
+func TestUninstallRefusedWhenStrict(t *testing.T) {
+	r := base()
+	r.Strict, r.Length = true, 90*day
+	e := Adopt(r, t0, time.UTC)
+	c, allowed, res, err := e.Uninstall(t0.Add(time.Hour))
+	if !errors.Is(err, ErrStrict) || allowed || len(res.Refused) != 1 {
+		t.Fatalf("Uninstall in strict mode: %+v allowed %v refused %v, %v; want ErrStrict", c, allowed, res.Refused, err)
+	}
+	if st := e.Status(t0.Add(time.Hour)); len(st.Refused) != 1 || len(st.Pending) != 0 {
+		t.Errorf("status: refused %v, pending %v", st.Refused, st.Pending)
+	}
+	// A reload does not forget the refusal; the end does, and then it is
+	// allowed at once.
+	e.Reload(r, t0.Add(2*time.Hour))
+	if st := e.Status(t0.Add(2 * time.Hour)); len(st.Refused) != 1 {
+		t.Errorf("refusal lost on reload: %v", st.Refused)
+	}
+	if _, allowed, _, err := e.Uninstall(t0.Add(90 * day)); !allowed || err != nil {
+		t.Errorf("Uninstall at the end of a strict pact: allowed %v, %v", allowed, err)
+	}
+}
+
+func TestNewPactForgetsAMaturedUninstall(t *testing.T) {
+	r := base()
+	r.Length = 10 * day
+	e := Adopt(r, t0, time.UTC)
+	c, _, _, _ := e.Uninstall(t0)
+	e.Advance(c.Effective)
+	r2 := base()
+	r2.Start, r2.Length = t0.Add(11*day), 7*day
+	e.Reload(r2, t0.Add(11*day))
+	if _, allowed, _, _ := e.Uninstall(t0.Add(11 * day)); allowed {
+		t.Error("an uninstall allowed under the last pact carried over to a new one")
+	}
+}

@@ -1,0 +1,356 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kardianos/service"
+	"github.com/miekg/dns"
+	"golang.org/x/sys/unix"
+
+	"github.com/nocontact/nocontact/config"
+	"github.com/nocontact/nocontact/dnsfilter/catalog"
+	"github.com/nocontact/nocontact/installer"
+	"github.com/nocontact/nocontact/installer/command/commandtest"
+	"github.com/nocontact/nocontact/installer/osdns"
+	"github.com/nocontact/nocontact/installer/unit"
+)
+
+// e2eChildEnv marks the copy of the test binary that runs inside the
+// private namespaces; its value is the parent's mount namespace.
+const e2eChildEnv = "NOCONTACT_INSTALL_E2E_CHILD_OF_MNTNS"
+
+// TestInstallEndToEnd installs nocontact for real, but only inside a
+// private mount and network namespace: a copy of /etc is mounted over
+// /etc, port 53 on the namespace's own loopback is free, and a stand-in
+// upstream answers there. The service manager is a stand-in that runs the
+// daemon in this process (CI has no systemd). The real /etc is never
+// written.
+func TestInstallEndToEnd(t *testing.T) {
+	if parentNS := os.Getenv(e2eChildEnv); parentNS != "" {
+		installChild(t, parentNS)
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create mount and network namespaces: run `sudo go test ./cmd/nocontact -run TestInstallEndToEnd` (CI runs it as root)")
+	}
+	for _, tool := range []string{"unshare", "ip", "getent"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs the %s command (util-linux, iproute2, libc-bin)", tool)
+		}
+	}
+	realResolv, errR := os.ReadFile("/etc/resolv.conf")
+	realHosts, errH := os.ReadFile("/etc/hosts")
+	ns, err := os.Readlink("/proc/self/ns/mnt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("unshare", "--mount", "--net", "--propagation", "private", os.Args[0],
+		"-test.run", "^TestInstallEndToEnd$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), e2eChildEnv+"="+ns)
+	out, err := cmd.CombinedOutput()
+	t.Logf("in the namespaces:\n%s", out)
+	if err != nil {
+		t.Errorf("the test in the namespaces failed: %v", err)
+	}
+	if b, err := os.ReadFile("/etc/resolv.conf"); !bytes.Equal(b, realResolv) || (err == nil) != (errR == nil) {
+		t.Errorf("the real /etc/resolv.conf changed: %q", b)
+	}
+	if b, err := os.ReadFile("/etc/hosts"); !bytes.Equal(b, realHosts) || (err == nil) != (errH == nil) {
+		t.Errorf("the real /etc/hosts changed: %q", b)
+	}
+}
+
+// inProcessService stands in for systemd: Start runs `nocontact run` in
+// this process, Stop stops it.
+type inProcessService struct {
+	t         *testing.T
+	cfg       string
+	mu        sync.Mutex
+	installed bool
+	cancel    context.CancelFunc
+	done      chan struct{}
+	log       bytes.Buffer
+}
+
+func (s *inProcessService) Install() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.installed {
+		return errors.New("Init already exists")
+	}
+	s.installed = true
+	return nil
+}
+
+func (s *inProcessService) Uninstall() error {
+	s.mu.Lock()
+	s.installed = false
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *inProcessService) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cancel != nil {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel, s.done = cancel, make(chan struct{})
+	go func() {
+		defer close(s.done)
+		w := &lockedWriter{w: &s.log, mu: &s.mu}
+		code := mainWithEnv(ctx, &env{stdout: w, stderr: w}, []string{"run", "--config", s.cfg})
+		if code != 0 {
+			fmt.Fprintf(w, "run exited with %d\n", code)
+		}
+	}()
+	return nil
+}
+
+func (s *inProcessService) Stop() error {
+	s.mu.Lock()
+	cancel, done := s.cancel, s.done
+	s.cancel = nil
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+	return nil
+}
+
+func (s *inProcessService) Status() (service.Status, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case !s.installed:
+		return service.StatusUnknown, service.ErrNotInstalled
+	case s.cancel != nil:
+		return service.StatusRunning, nil
+	}
+	return service.StatusStopped, nil
+}
+
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func installChild(t *testing.T, parentNS string) {
+	ns, err := os.Readlink("/proc/self/ns/mnt")
+	if err != nil || ns == parentNS {
+		t.Fatalf("not in a private mount namespace (%s, %v): refusing to touch /etc", ns, err)
+	}
+	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("bringing up the namespace's loopback: %v %s", err, out)
+	}
+	// Port 53 must be free: a namespace of our own has nothing on it.
+	if c, err := net.Listen("tcp", "127.0.0.1:53"); err != nil {
+		t.Fatalf("port 53 is taken; not in a fresh network namespace? %v", err)
+	} else {
+		c.Close()
+	}
+
+	dir := t.TempDir()
+	etc := filepath.Join(dir, "etc")
+	os.Mkdir(etc, 0o755)
+	for _, name := range []string{"hosts", "host.conf", "gai.conf", "passwd", "group"} {
+		if b, err := os.ReadFile(filepath.Join("/etc", name)); err == nil {
+			os.WriteFile(filepath.Join(etc, name), b, 0o644)
+		}
+	}
+	// Names come from the hosts file and DNS only (not a resolved or nscd
+	// outside the namespace), and DNS is the stand-in upstream, as if DHCP
+	// had said so.
+	os.WriteFile(filepath.Join(etc, "nsswitch.conf"), []byte("passwd: files\ngroup: files\nhosts: files dns\n"), 0o644)
+	os.WriteFile(filepath.Join(etc, "resolv.conf"), []byte("# from DHCP\nsearch lan\nnameserver 127.0.0.2\n"), 0o644)
+	if err := unix.Mount(etc, "/etc", "", unix.MS_BIND, ""); err != nil {
+		t.Fatalf("bind-mounting a copy of /etc over /etc: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount("/etc", unix.MNT_DETACH) })
+	before := map[string][]byte{}
+	for _, p := range []string{"/etc/resolv.conf", "/etc/hosts"} {
+		before[p], _ = os.ReadFile(p)
+	}
+
+	// The stand-in upstream: example.org is 192.0.2.80.
+	up := &dns.Server{Addr: "127.0.0.2:53", Net: "udp", Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		if q.Question[0].Qtype == dns.TypeA && strings.EqualFold(q.Question[0].Name, "example.org.") {
+			rr, _ := dns.NewRR("example.org. 60 IN A 192.0.2.80")
+			m.Answer = append(m.Answer, rr)
+		}
+		w.WriteMsg(m)
+	})}
+	started := make(chan struct{})
+	up.NotifyStartedFunc = func() { close(started) }
+	go up.ListenAndServe()
+	<-started
+	defer up.Shutdown()
+
+	state := filepath.Join(dir, "state")
+	paths := unit.Paths{Executable: filepath.Join(dir, "bin", "nocontact"), Config: "/etc/nocontact/nocontact.toml"}
+	settings := filepath.Join(dir, "mine.toml")
+	os.WriteFile(settings, []byte(fmt.Sprintf(`[pact]
+block = ["instagram"]
+length = "30d"
+cooldown = "3s"
+[dns]
+listen = ["127.0.0.1:53", "[::1]:53"]
+upstreams = ["system"]
+[daemon]
+state_dir = %q
+control_socket = %q
+`, state, filepath.Join(dir, "c.sock"))), 0o644)
+	svc := &inProcessService{t: t, cfg: paths.Config}
+	run := &commandtest.Fake{} // no command reaches the system outside
+	old := installDeps
+	installDeps = func() systemDeps {
+		return systemDeps{
+			root: "/", paths: paths, run: run, isAdmin: func() bool { return true },
+			service: func(unit.Paths) (installer.Service, error) { return svc, nil },
+			answers: installer.Answers, exe: os.Executable, wait: 20 * time.Second,
+			// The plain-file backend whatever manages DNS outside:
+			// the others would reload services that live outside.
+			dns: func(ctx context.Context, env osdns.Env) (osdns.Configurator, error) {
+				return osdns.NewFor(osdns.ModeFile, env)
+			},
+		}
+	}
+	t.Cleanup(func() { installDeps = old; svc.Stop() })
+	defer func() {
+		if t.Failed() {
+			svc.mu.Lock()
+			t.Logf("the daemon's log:\n%s", svc.log.String())
+			svc.mu.Unlock()
+		}
+	}()
+
+	code, out, errs := runCLI(t, "install", "--config", settings)
+	if code != 0 {
+		t.Fatalf("install: %d\n%s\n%s", code, out, errs)
+	}
+	t.Logf("install said:\n%s", out)
+	rc, _ := os.ReadFile("/etc/resolv.conf")
+	if !bytes.Contains(rc, []byte("nameserver 127.0.0.1\nnameserver ::1\n")) {
+		t.Fatalf("resolv.conf after install:\n%s", rc)
+	}
+
+	getent := func(name string) []string {
+		out, err := exec.Command("getent", "ahosts", name).Output()
+		if err != nil {
+			return []string{"error: " + err.Error()}
+		}
+		var addrs []string
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if f := strings.Fields(l); len(f) > 0 {
+				addrs = append(addrs, f[0])
+			}
+		}
+		return addrs
+	}
+	nowhere := func(addrs []string) bool {
+		for _, a := range addrs {
+			if a != "0.0.0.0" && a != "::" {
+				return false
+			}
+		}
+		return len(addrs) > 0
+	}
+	// instagram.com is in the hosts layer; i.instagram.com only in the
+	// filter, so it proves the DNS path.
+	for _, name := range []string{"instagram.com", "i.instagram.com"} {
+		got := getent(name)
+		t.Logf("getent ahosts %s: %v", name, got)
+		if !nowhere(got) {
+			t.Errorf("getent ahosts %s = %v, want 0.0.0.0 or ::", name, got)
+		}
+	}
+	got := getent("example.org")
+	t.Logf("getent ahosts example.org: %v", got)
+	if len(got) == 0 || got[0] != "192.0.2.80" {
+		t.Errorf("getent ahosts example.org = %v, want the upstream's 192.0.2.80", got)
+	}
+	if h, _ := os.ReadFile("/etc/hosts"); !bytes.Contains(h, []byte("0.0.0.0 instagram.com\n")) {
+		t.Errorf("hosts after install:\n%s", h)
+	}
+
+	// A DHCP client rewrites resolv.conf: the daemon puts it back.
+	os.WriteFile("/etc/resolv.conf", []byte("# dhclient\nnameserver 10.9.9.9\n"), 0o644)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		rc, _ := os.ReadFile("/etc/resolv.conf")
+		if bytes.Contains(rc, []byte("nameserver 127.0.0.1\n")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon did not undo the DHCP rewrite:\n%s", rc)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cat, err := catalog.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(paths.Config, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := statusJSON(t, cfg.Daemon.ControlSocket)
+	t.Logf("re-asserts: %d", st.Health.Reasserts)
+	if st.Health.Reasserts < 1 {
+		t.Errorf("status shows %d re-asserts, want at least 1", st.Health.Reasserts)
+	}
+
+	// Uninstall is a loosening: queued first, then allowed.
+	code, out, errs = runCLI(t, "uninstall")
+	t.Logf("uninstall during the pact said:\n%s", out)
+	if code != 0 || !strings.Contains(out, "Removing nocontact is queued") || !strings.Contains(out, "nocontact cancel ") {
+		t.Fatalf("uninstall during the pact: %d\n%s\n%s", code, out, errs)
+	}
+	if !osdns.Installed(state) {
+		t.Fatal("uninstall went ahead during the cooldown")
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		code, out, errs = runCLI(t, "uninstall")
+		if code == 0 && strings.Contains(out, "nocontact is uninstalled") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("uninstall after the cooldown: %d\n%s\n%s", code, out, errs)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Logf("uninstall said:\n%s", out)
+	for p, want := range before {
+		if got, _ := os.ReadFile(p); !bytes.Equal(got, want) {
+			t.Errorf("%s after uninstall:\n%q\nwant, byte for byte:\n%q", p, got, want)
+		}
+	}
+	if _, err := os.Stat(paths.Executable); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("binary left after uninstall: %v", err)
+	}
+	if st, err := svc.Status(); !errors.Is(err, service.ErrNotInstalled) {
+		t.Errorf("service after uninstall: %v, %v", st, err)
+	}
+}

@@ -1,0 +1,232 @@
+package daemon
+
+import (
+	"context"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nocontact/nocontact/dnsfilter"
+	"github.com/nocontact/nocontact/dnsfilter/catalog"
+)
+
+// fakeSystem is an installed (or not) machine whose DNS settings drift
+// when the test says so.
+type fakeSystem struct {
+	mu        sync.Mutex
+	installed bool
+	drifted   bool
+	hosts     []string
+	hostsSets int
+	keeps     int
+	resolvers []netip.AddrPort
+}
+
+func (f *fakeSystem) Installed() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.installed }
+
+func (f *fakeSystem) KeepDNS(context.Context) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.keeps++
+	re := f.drifted
+	f.drifted = false
+	return re, nil
+}
+
+func (f *fakeSystem) SetHosts(_ context.Context, names []string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	changed := !slices.Equal(f.hosts, names)
+	f.hosts = slices.Clone(names)
+	f.hostsSets++
+	return changed, nil
+}
+
+func (f *fakeSystem) OriginalResolvers() ([]netip.AddrPort, error) { return f.resolvers, nil }
+func (f *fakeSystem) Changes() <-chan struct{}                     { return nil }
+
+func (f *fixture) startWith(t *testing.T, sys System) *Daemon {
+	t.Helper()
+	cat, err := catalog.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(Options{ConfigPath: f.cfg, Catalog: cat, Clock: f.clk, Location: time.UTC, System: sys})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return d
+}
+
+func TestKeepReassertsAndWritesHostsOnlyWhenInstalled(t *testing.T) {
+	f := newFixture(t)
+	f.write(t, `block = ["instagram"]`+"\nlength = \"30d\"\ncooldown = \"1h\"")
+	sys := &fakeSystem{drifted: true}
+	d := f.startWith(t, sys)
+	ctx := context.Background()
+
+	// A trial run (no record): nothing is touched.
+	d.keep(ctx)
+	if sys.keeps != 0 || sys.hostsSets != 0 {
+		t.Fatalf("not installed, yet KeepDNS ran %d times and SetHosts %d", sys.keeps, sys.hostsSets)
+	}
+
+	sys.installed = true
+	d.keep(ctx)
+	if got := d.reasserts.Load(); got != 1 {
+		t.Errorf("reasserts = %d after one drift, want 1", got)
+	}
+	if !slices.Contains(sys.hosts, "instagram.com") || !slices.Contains(sys.hosts, "www.instagram.com") {
+		t.Errorf("hosts layer %v, want instagram.com and www.instagram.com", sys.hosts)
+	}
+	d.keep(ctx) // no drift this time
+	if got := d.reasserts.Load(); got != 1 {
+		t.Errorf("reasserts = %d without a drift, want still 1", got)
+	}
+	st, _ := d.Backend().Status(ctx)
+	if st.Health.Reasserts != 1 {
+		t.Errorf("status shows %d re-asserts, want 1", st.Health.Reasserts)
+	}
+
+	// The pact ends: nothing binds, so no re-assert, and the hosts layer
+	// goes.
+	f.clk.r.Boot += 31 * 24 * time.Hour
+	f.clk.r.Wall = f.clk.r.Wall.Add(31 * 24 * time.Hour)
+	d.step()
+	sys.drifted = true
+	keeps := sys.keeps
+	d.keep(ctx)
+	if sys.keeps != keeps {
+		t.Error("the DNS settings were re-asserted after the pact ended")
+	}
+	if len(sys.hosts) != 0 {
+		t.Errorf("hosts layer after the pact ended: %v, want none", sys.hosts)
+	}
+}
+
+func TestHostsLayerOff(t *testing.T) {
+	f := newFixture(t)
+	f.write(t, `block = ["instagram"]`+"\nlength = \"30d\"\n[hosts_file]\nenabled = false")
+	sys := &fakeSystem{installed: true}
+	d := f.startWith(t, sys)
+	d.keep(context.Background())
+	if sys.hostsSets != 1 || len(sys.hosts) != 0 {
+		t.Errorf("[hosts_file] enabled = false: SetHosts %d times with %v, want once with none", sys.hostsSets, sys.hosts)
+	}
+}
+
+func TestUninstallThroughTheDaemon(t *testing.T) {
+	f := newFixture(t)
+	f.write(t, `block = ["instagram"]`+"\nlength = \"30d\"\ncooldown = \"1h\"")
+	sys := &fakeSystem{installed: true}
+	d := f.startWith(t, sys)
+	ctx := context.Background()
+	b := d.Backend()
+	res, err := b.Uninstall(ctx)
+	if err != nil || res.Allowed || res.Pending == nil || res.Pending.ID == "" {
+		t.Fatalf("Uninstall during the pact: %+v, %v; want it queued", res, err)
+	}
+	// It survives a restart, and matures on the boot clock.
+	f.clk.r.Boot += time.Hour
+	f.clk.r.Wall = f.clk.r.Wall.Add(time.Hour)
+	d = f.startWith(t, sys)
+	d.step()
+	res, err = d.Backend().Uninstall(ctx)
+	if err != nil || !res.Allowed {
+		t.Fatalf("Uninstall after the cooldown: %+v, %v; want allowed", res, err)
+	}
+	// Allowed: the daemon stands down.
+	sys.drifted = true
+	d.keep(ctx)
+	if sys.keeps != 0 {
+		t.Error("the daemon re-asserted the DNS settings after allowing uninstall")
+	}
+}
+
+func TestUninstallRefusedWhenStrict(t *testing.T) {
+	f := newFixture(t)
+	f.write(t, `block = ["instagram"]`+"\nlength = \"30d\"\nstrict = true")
+	d := f.startWith(t, &fakeSystem{installed: true})
+	res, err := d.Backend().Uninstall(context.Background())
+	if err != nil || res.Allowed || !res.Refused || res.End == nil {
+		t.Fatalf("Uninstall of a strict pact: %+v, %v; want refused with the end", res, err)
+	}
+}
+
+func TestSystemUpstreamsUseTheSavedResolvers(t *testing.T) {
+	f := newFixture(t)
+	f.write(t, `block = ["instagram"]`)
+	// Rewrite upstreams to "system".
+	cfgText := strings.Replace(readFile(t, f.cfg), `upstreams = ["127.0.0.1:9"]`, `upstreams = ["system"]`, 1)
+	writeFile(t, f.cfg, cfgText)
+	sys := &fakeSystem{installed: true, resolvers: []netip.AddrPort{netip.MustParseAddrPort("192.0.2.53:53")}}
+	d := f.startWith(t, sys)
+	var got []string
+	for _, h := range d.up.Health() {
+		got = append(got, h.Name)
+	}
+	if len(got) != 1 || !strings.Contains(got[0], "192.0.2.53") {
+		t.Errorf("upstreams %v, want the saved 192.0.2.53:53 only", got)
+	}
+}
+
+func TestHostsNames(t *testing.T) {
+	cat, err := catalog.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := dnsfilter.Spec{
+		Platforms: []string{"instagram"},
+		Domains:   []string{"their-blog.example"},
+		Allow:     []string{"www.instagram.com"},
+	}
+	p, _ := cat.Lookup("instagram")
+	got := HostsNames(cat, spec)
+	for _, d := range p.Domains {
+		if !slices.Contains(got, d) {
+			t.Errorf("HostsNames lacks %s: %v", d, got)
+		}
+	}
+	for _, want := range []string{"their-blog.example", "www.their-blog.example"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("HostsNames lacks %s: %v", want, got)
+		}
+	}
+	if slices.Contains(got, "www.instagram.com") {
+		t.Errorf("HostsNames lists the allowed www.instagram.com: %v", got)
+	}
+	if !slices.IsSorted(got) {
+		t.Errorf("HostsNames not sorted: %v", got)
+	}
+	// The bypass group is never listed, even when a spec names it.
+	var bypass []string
+	for _, p := range cat.Category(catalog.Bypass) {
+		bypass = append(bypass, p.ID)
+	}
+	if got := HostsNames(cat, dnsfilter.Spec{Platforms: bypass}); len(got) != 0 {
+		t.Errorf("HostsNames of the bypass group: %v, want none", got)
+	}
+	if got := HostsNames(cat, dnsfilter.Spec{}); len(got) != 0 {
+		t.Errorf("HostsNames of nothing: %v", got)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
