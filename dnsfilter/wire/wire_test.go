@@ -35,7 +35,11 @@ func TestParse(t *testing.T) {
 		{name: "escaped dot", msg: func() *dns.Msg { return new(dns.Msg).SetQuestion(`a\.b.example.`, dns.TypeA) }},
 		{name: "space", msg: func() *dns.Msg { return new(dns.Msg).SetQuestion(`a\032b.example.`, dns.TypeA) }},
 		{name: "response", msg: func() *dns.Msg { m := new(dns.Msg).SetQuestion("example.", dns.TypeA); m.Response = true; return m }},
-		{name: "update", msg: func() *dns.Msg { m := new(dns.Msg).SetQuestion("example.", dns.TypeA); m.Opcode = dns.OpcodeUpdate; return m }},
+		{name: "update", msg: func() *dns.Msg {
+			m := new(dns.Msg).SetQuestion("example.", dns.TypeA)
+			m.Opcode = dns.OpcodeUpdate
+			return m
+		}},
 		{name: "tc", msg: func() *dns.Msg { m := new(dns.Msg).SetQuestion("example.", dns.TypeA); m.Truncated = true; return m }},
 		{name: "two questions", msg: func() *dns.Msg {
 			m := new(dns.Msg).SetQuestion("example.", dns.TypeA)
