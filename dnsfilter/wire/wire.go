@@ -63,27 +63,28 @@ func (q *Query) RD() bool { return q.Flags&FlagRD != 0 }
 // CD reports whether the client disabled DNSSEC checking.
 func (q *Query) CD() bool { return q.Flags&FlagCD != 0 }
 
-// Parse reads the query in pkt into q, writing the lower-case name into
-// buf. It reports false, leaving q partly written, for anything that is
+// Parse reads the query in pkt, writing the lower-case name into buf. (The
+// query is returned, not written through a pointer, so that a buf on the
+// caller's stack can stay there.) It reports false for anything that is
 // not a plain query as described in the package comment: a response, an
 // opcode other than QUERY, the TC, AA or Z bits or an rcode set, another
 // number of records, a compressed or unusual name, an OPT record with
 // options, a version other than 0 or an extended rcode, or bytes after the
 // last record.
-func Parse(q *Query, pkt []byte, buf *[MaxName]byte) bool {
+func Parse(pkt []byte, buf *[MaxName]byte) (q Query, ok bool) {
 	if len(pkt) < HeaderLen {
-		return false
+		return q, false
 	}
 	flags := binary.BigEndian.Uint16(pkt[2:])
 	if flags&(FlagQR|opcodeMask|FlagTC|FlagAA|FlagZ|rcodeMask) != 0 {
-		return false
+		return q, false
 	}
 	qd := binary.BigEndian.Uint16(pkt[4:])
 	an := binary.BigEndian.Uint16(pkt[6:])
 	ns := binary.BigEndian.Uint16(pkt[8:])
 	ar := binary.BigEndian.Uint16(pkt[10:])
 	if qd != 1 || an != 0 || ns != 0 || ar > 1 {
-		return false
+		return q, false
 	}
 	q.ID = binary.BigEndian.Uint16(pkt)
 	q.Flags = flags
@@ -91,7 +92,7 @@ func Parse(q *Query, pkt []byte, buf *[MaxName]byte) bool {
 	off, n := HeaderLen, 0
 	for {
 		if off >= len(pkt) {
-			return false
+			return q, false
 		}
 		l := int(pkt[off])
 		off++
@@ -101,7 +102,7 @@ func Parse(q *Query, pkt []byte, buf *[MaxName]byte) bool {
 		// l > 63 is a compression pointer or an unknown label type;
 		// wire length counts each label's length byte and the final 0.
 		if l > 63 || off+l > len(pkt) || off-HeaderLen+l+1 > MaxName {
-			return false
+			return q, false
 		}
 		for _, c := range pkt[off : off+l] {
 			switch {
@@ -111,7 +112,7 @@ func Parse(q *Query, pkt []byte, buf *[MaxName]byte) bool {
 			default:
 				// Anything else is written escaped in presentation
 				// form: leave it to miekg/dns.
-				return false
+				return q, false
 			}
 			buf[n] = c
 			n++
@@ -121,32 +122,31 @@ func Parse(q *Query, pkt []byte, buf *[MaxName]byte) bool {
 		off += l
 	}
 	if n == 0 { // the root: nothing to filter, leave it to the slow path
-		return false
+		return q, false
 	}
 	q.Name = buf[:n]
 	q.NameEnd = off
 	if off+4 > len(pkt) {
-		return false
+		return q, false
 	}
 	q.Qtype = binary.BigEndian.Uint16(pkt[off:])
 	q.Qclass = binary.BigEndian.Uint16(pkt[off+2:])
 	off += 4
 	q.QuestionEnd = off
 
-	q.EDNS, q.UDPSize, q.DO = false, 0, false
 	if ar == 1 {
 		// The OPT record: root name, type, payload size, extended rcode,
 		// version, flags, and no options.
 		if off+11 != len(pkt) || pkt[off] != 0 || binary.BigEndian.Uint16(pkt[off+1:]) != typeOPT {
-			return false
+			return q, false
 		}
 		if pkt[off+5] != 0 || pkt[off+6] != 0 || binary.BigEndian.Uint16(pkt[off+9:]) != 0 {
-			return false
+			return q, false
 		}
 		q.EDNS = true
 		q.UDPSize = binary.BigEndian.Uint16(pkt[off+3:])
 		q.DO = pkt[off+7]&0x80 != 0
 		off += 11
 	}
-	return off == len(pkt)
+	return q, off == len(pkt)
 }

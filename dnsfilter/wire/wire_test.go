@@ -67,9 +67,9 @@ func TestParse(t *testing.T) {
 			if tt.raw != nil {
 				b = tt.raw(b)
 			}
-			var q Query
 			var buf [MaxName]byte
-			if ok := Parse(&q, b, &buf); ok != tt.ok {
+			q, ok := Parse(b, &buf)
+			if ok != tt.ok {
 				t.Fatalf("Parse = %v, want %v", ok, tt.ok)
 			}
 			if !tt.ok {
@@ -84,9 +84,8 @@ func TestParse(t *testing.T) {
 
 func TestParseDoesNotAllocate(t *testing.T) {
 	b := pack(t, new(dns.Msg).SetQuestion("www.Example.org.", dns.TypeA).SetEdns0(1232, true))
-	var q Query
 	var buf [MaxName]byte
-	if n := testing.AllocsPerRun(100, func() { Parse(&q, b, &buf) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { Parse(b, &buf) }); n != 0 {
 		t.Errorf("Parse allocates %v times", n)
 	}
 }
@@ -102,9 +101,9 @@ func FuzzParse(f *testing.F) {
 		f.Add(pack(f, m))
 	}
 	f.Fuzz(func(t *testing.T, pkt []byte) {
-		var q Query
 		var buf [MaxName]byte
-		if !Parse(&q, pkt, &buf) {
+		q, ok := Parse(pkt, &buf)
+		if !ok {
 			return
 		}
 		var m dns.Msg

@@ -1,0 +1,24 @@
+//go:build !linux
+
+package dnsfilter
+
+import (
+	"net"
+	"net/netip"
+)
+
+// reusePort: only Linux spreads one port's datagrams over several
+// sockets; elsewhere one socket serves each address.
+const reusePort = false
+
+// listenUDP binds one socket to addr.
+func listenUDP(addr netip.AddrPort, _ int) ([]*net.UDPConn, error) {
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
+	if err != nil {
+		return nil, err
+	}
+	return []*net.UDPConn{c}, nil
+}
+
+// serve reads one datagram per call: batch calls are Linux's.
+func (u *udpServer) serve(c *net.UDPConn) error { return u.serveSingle(c) }
