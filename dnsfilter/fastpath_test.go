@@ -374,3 +374,99 @@ func BenchmarkFastPath(b *testing.B) {
 		})
 	}
 }
+
+// TestUDPLoopOnIPv6 serves on ::1 through the IPv6 side of the batch
+// loop, with several sockets on the port where the OS allows it.
+func TestUDPLoopOnIPv6(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	pc.Close()
+	fx := newFastFixture(t)
+	fx.s.opts.Listen = []netip.AddrPort{netip.MustParseAddrPort("[::1]:0")}
+	if err := fx.s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer fx.s.Shutdown(context.Background())
+	if n := len(fx.s.udp[0].conns); n != udpSockets() {
+		t.Errorf("%d UDP sockets on the address, want %d", n, udpSockets())
+	}
+	addr := fx.s.Addrs()[0].String()
+	for range 2 { // the second time example.org comes from the cache
+		for _, tt := range []struct {
+			name, want string
+		}{{"www.Instagram.com.", "0.0.0.0"}, {"host.example.org.", "192.0.2.1"}} {
+			r := query(t, addr, "udp", tt.name, dns.TypeA, true)
+			if len(r.Answer) == 0 || r.Answer[0].(*dns.A).A.String() != tt.want || r.Question[0].Name != tt.name {
+				t.Errorf("%s over UDP on ::1: %v, want %s", tt.name, r, tt.want)
+			}
+		}
+	}
+	if got := fx.up.asked.Load(); got != 1 {
+		t.Errorf("upstream asked %d times, want once (then the cache)", got)
+	}
+}
+
+// TestSlowPathAnswersLikeMiekg sends odd packets to miekg/dns's own UDP
+// server in front of the filter and compares its replies with serveSlow's,
+// which replaced it.
+func TestSlowPathAnswersLikeMiekg(t *testing.T) {
+	fx := newFastFixture(t)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	srv := &dns.Server{PacketConn: pc, Handler: fx.s, UDPSize: UDPSize, NotifyStartedFunc: func() { close(started) }}
+	go srv.ActivateAndServe()
+	<-started
+	defer srv.Shutdown()
+	c, err := net.Dial("udp", pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	q := func(edit func(*dns.Msg)) []byte {
+		m := new(dns.Msg)
+		m.SetQuestion("www.instagram.com.", dns.TypeA)
+		m.Id = 4242
+		edit(m)
+		b, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, tt := range []struct {
+		what string
+		pkt  []byte
+	}{
+		{"blocked", q(func(*dns.Msg) {})},
+		{"two questions", q(func(m *dns.Msg) { m.Question = append(m.Question, m.Question[0]) })},
+		{"update", q(func(m *dns.Msg) { m.Opcode = dns.OpcodeUpdate })},
+		{"notify", q(func(m *dns.Msg) { m.Opcode = dns.OpcodeNotify })},
+		{"cut short", q(func(*dns.Msg) {})[:20]},
+		{"garbage name", append(q(func(*dns.Msg) {})[:12], 0xc0, 0xff, 0, 1, 0, 1)},
+		{"cookie", q(func(m *dns.Msg) {
+			m.SetEdns0(1232, true)
+			m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"})
+		})},
+	} {
+		if _, err := c.Write(tt.pkt); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 2048)
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("%s: miekg's server: %v", tt.what, err)
+		}
+		if got := slowUDP(fx.s, tt.pkt, netip.MustParseAddr("127.0.0.1")); !bytes.Equal(got, buf[:n]) {
+			t.Errorf("%s:\nserveSlow %x\nmiekg     %x", tt.what, got, buf[:n])
+		}
+	}
+	if got := slowUDP(fx.s, q(func(m *dns.Msg) { m.Response = true }), netip.MustParseAddr("127.0.0.1")); got != nil {
+		t.Errorf("a response got an answer: %x", got)
+	}
+}
