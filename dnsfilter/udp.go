@@ -3,12 +3,12 @@ package dnsfilter
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"net"
 	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/nocontact/nocontact/dnsfilter/wire"
@@ -49,9 +49,7 @@ func (s *Server) newUDPServer(conns []*net.UDPConn) *udpServer {
 		u.wg.Add(1)
 		go func() {
 			defer u.wg.Done()
-			if err := u.serve(c); err != nil && !u.closed.Load() {
-				s.log.Error("DNS listener stopped", "addr", c.LocalAddr().String(), "err", err)
-			}
+			u.serve(c)
 		}()
 	}
 	return u
@@ -74,29 +72,21 @@ func (u *udpServer) shutdown(ctx context.Context) error {
 	}
 }
 
-// serveSingle reads one datagram per call: the loop for sockets without
-// batch calls.
-func (u *udpServer) serveSingle(c *net.UDPConn) error {
-	in := make([]byte, UDPSize)
-	out := make([]byte, 0, UDPSize)
-	for {
-		n, from, err := c.ReadFromUDPAddrPort(in)
-		if err != nil {
-			if u.closed.Load() {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
-		}
-		if a, ok := u.s.fastAnswer(out[:0], in[:n], from.Addr().Unmap()); ok {
-			c.WriteToUDPAddrPort(a, from)
-			continue
-		}
-		u.slow(c, in[:n], from)
+// readFailed decides what a failed read means: the end when the server
+// is shutting down; otherwise another try, since giving up would leave the
+// clients the kernel sends to this socket unanswered (Windows, for one,
+// reports an ICMP "port unreachable" from an earlier answer as a read
+// error). failures counts the reads in a row that failed: after a few, it
+// pauses so that a lasting error does not spin.
+func (u *udpServer) readFailed(c *net.UDPConn, err error, failures int) (stop bool) {
+	if u.closed.Load() {
+		return true
 	}
+	u.s.log.Debug("reading a UDP query failed; trying again", "addr", c.LocalAddr().String(), "err", err)
+	if failures > 3 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
 }
 
 // slow answers pkt on a goroutine of its own, since it may wait for an

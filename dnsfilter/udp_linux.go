@@ -2,7 +2,6 @@ package dnsfilter
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/netip"
 	"syscall"
@@ -63,7 +62,7 @@ type batchConn interface {
 // serve reads batches of datagrams from c, answers those the fast path
 // can, writes those answers in one batch, and hands the rest to the slow
 // path.
-func (u *udpServer) serve(c *net.UDPConn) error {
+func (u *udpServer) serve(c *net.UDPConn) {
 	var bc batchConn = ipv4.NewPacketConn(c)
 	if a, ok := netip.AddrFromSlice(c.LocalAddr().(*net.UDPAddr).IP); ok && !a.Unmap().Is4() {
 		bc = ipv6.NewPacketConn(c)
@@ -76,18 +75,17 @@ func (u *udpServer) serve(c *net.UDPConn) error {
 		out[i].Buffers = [][]byte{nil}
 		outBufs[i] = make([]byte, 0, UDPSize)
 	}
+	failures := 0
 	for {
 		n, err := bc.ReadBatch(in, 0)
 		if err != nil {
-			if u.closed.Load() {
-				return nil
+			failures++
+			if u.readFailed(c, err, failures) {
+				return
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
+			continue
 		}
+		failures = 0
 		nout := 0
 		for i := range n {
 			m := &in[i]

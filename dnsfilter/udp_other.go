@@ -21,4 +21,24 @@ func listenUDP(addr netip.AddrPort, _ int) ([]*net.UDPConn, error) {
 }
 
 // serve reads one datagram per call: batch calls are Linux's.
-func (u *udpServer) serve(c *net.UDPConn) error { return u.serveSingle(c) }
+func (u *udpServer) serve(c *net.UDPConn) {
+	in := make([]byte, UDPSize)
+	out := make([]byte, 0, UDPSize)
+	failures := 0
+	for {
+		n, from, err := c.ReadFromUDPAddrPort(in)
+		if err != nil {
+			failures++
+			if u.readFailed(c, err, failures) {
+				return
+			}
+			continue
+		}
+		failures = 0
+		if a, ok := u.s.fastAnswer(out[:0], in[:n], from.Addr().Unmap()); ok {
+			c.WriteToUDPAddrPort(a, from)
+			continue
+		}
+		u.slow(c, in[:n], from)
+	}
+}
