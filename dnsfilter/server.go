@@ -200,23 +200,24 @@ func (s *Server) Start() error {
 	return nil
 }
 
-// bindBoth binds n UDP sockets (see listenUDP) and TCP on the same
-// address; with port 0 it retries until the port the UDP sockets got is
-// free for TCP too.
+// bindBoth binds TCP and n UDP sockets (see listenUDP) on the same
+// address; with port 0 it retries until the port TCP got is free for UDP
+// too. TCP goes first because it is bound without SO_REUSEPORT: with port
+// 0 the kernel then picks a port no other server of ours holds, whereas a
+// SO_REUSEPORT UDP socket bound to port 0 may be given the port of another
+// SO_REUSEPORT group of the same user, and join it.
 func bindBoth(addr netip.AddrPort, n int) ([]*net.UDPConn, net.Listener, error) {
 	for try := 0; ; try++ {
-		pcs, err := listenUDP(addr, n)
+		ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(addr))
 		if err != nil {
 			return nil, nil, err
 		}
-		port := pcs[0].LocalAddr().(*net.UDPAddr).Port
-		ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(addr.Addr(), uint16(port))))
+		port := ln.Addr().(*net.TCPAddr).Port
+		pcs, err := listenUDP(netip.AddrPortFrom(addr.Addr(), uint16(port)), n)
 		if err == nil {
 			return pcs, ln, nil
 		}
-		for _, pc := range pcs {
-			pc.Close()
-		}
+		ln.Close()
 		if addr.Port() != 0 || try >= 20 {
 			return nil, nil, err
 		}
