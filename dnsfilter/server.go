@@ -81,7 +81,8 @@ type Server struct {
 	probes  map[string]bool // loop probe names that reached us, lower-case
 
 	mu      sync.Mutex
-	servers []*dns.Server
+	servers []*dns.Server // TCP, and UDP on wildcard addresses
+	udp     []*udpServer  // UDP on the other addresses, with the fast path
 	addrs   []netip.AddrPort
 }
 
@@ -139,16 +140,26 @@ func (s *Server) Addrs() []netip.AddrPort {
 // them serve. An address that does not exist on this machine (an IPv6
 // loopback where IPv6 is off) is skipped with a warning as long as another
 // one works; any other failure stops everything and is returned.
+//
+// UDP on a given address is served by our own loop with the fast path
+// (udpServer); on a wildcard address (0.0.0.0, ::), where the answer must
+// leave from the address the query came to, by miekg/dns, which does that.
+// TCP is always miekg/dns's.
 func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.servers) > 0 {
+	if len(s.servers) > 0 || len(s.udp) > 0 {
 		return errors.New("dnsfilter: server already started")
 	}
 	var started sync.WaitGroup
 	var skipped []error
 	for _, addr := range s.opts.Listen {
-		pc, ln, err := bindBoth(addr)
+		own := !addr.Addr().IsUnspecified()
+		n := 1
+		if own {
+			n = udpSockets()
+		}
+		pcs, ln, err := bindBoth(addr, n)
 		if errors.Is(err, syscall.EADDRNOTAVAIL) {
 			skipped = append(skipped, err)
 			continue
@@ -157,12 +168,15 @@ func (s *Server) Start() error {
 			s.closeLocked()
 			return explainBind(addr, err)
 		}
-		bound := pc.LocalAddr().(*net.UDPAddr).AddrPort()
+		bound := pcs[0].LocalAddr().(*net.UDPAddr).AddrPort()
 		s.addrs = append(s.addrs, netip.AddrPortFrom(addr.Addr(), bound.Port()))
-		for _, srv := range []*dns.Server{
-			{PacketConn: pc, Handler: s, UDPSize: UDPSize},
-			{Listener: ln, Handler: s, ReadTimeout: 2 * time.Second, IdleTimeout: func() time.Duration { return 8 * time.Second }},
-		} {
+		srvs := []*dns.Server{{Listener: ln, Handler: s, ReadTimeout: 2 * time.Second, IdleTimeout: func() time.Duration { return 8 * time.Second }}}
+		if own {
+			s.udp = append(s.udp, s.newUDPServer(pcs))
+		} else {
+			srvs = append(srvs, &dns.Server{PacketConn: pcs[0], Handler: s, UDPSize: UDPSize})
+		}
+		for _, srv := range srvs {
 			started.Add(1)
 			srv.NotifyStartedFunc = started.Done
 			s.servers = append(s.servers, srv)
@@ -173,7 +187,7 @@ func (s *Server) Start() error {
 			}()
 		}
 	}
-	if len(s.servers) == 0 {
+	if len(s.addrs) == 0 {
 		return fmt.Errorf("no listen address could be used: %w", errors.Join(skipped...))
 	}
 	for _, err := range skipped {
@@ -186,20 +200,24 @@ func (s *Server) Start() error {
 	return nil
 }
 
-// bindBoth binds UDP and TCP on the same address; with port 0 it retries
-// until the port the UDP socket got is free for TCP too.
-func bindBoth(addr netip.AddrPort) (net.PacketConn, net.Listener, error) {
+// bindBoth binds TCP and n UDP sockets (see listenUDP) on the same
+// address; with port 0 it retries until the port TCP got is free for UDP
+// too. TCP goes first because it is bound without SO_REUSEPORT: with port
+// 0 the kernel then picks a port no other server of ours holds, whereas a
+// SO_REUSEPORT UDP socket bound to port 0 may be given the port of another
+// SO_REUSEPORT group of the same user, and join it.
+func bindBoth(addr netip.AddrPort, n int) ([]*net.UDPConn, net.Listener, error) {
 	for try := 0; ; try++ {
-		pc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
+		ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(addr))
 		if err != nil {
 			return nil, nil, err
 		}
-		port := pc.LocalAddr().(*net.UDPAddr).Port
-		ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(addr.Addr(), uint16(port))))
+		port := ln.Addr().(*net.TCPAddr).Port
+		pcs, err := listenUDP(netip.AddrPortFrom(addr.Addr(), uint16(port)), n)
 		if err == nil {
-			return pc, ln, nil
+			return pcs, ln, nil
 		}
-		pc.Close()
+		ln.Close()
 		if addr.Port() != 0 || try >= 20 {
 			return nil, nil, err
 		}
@@ -232,7 +250,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	for _, u := range s.udp {
+		if err := u.shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	s.servers = nil
+	s.udp = nil
 	s.addrs = nil
 	return errors.Join(errs...)
 }
@@ -241,7 +265,11 @@ func (s *Server) closeLocked() {
 	for _, srv := range s.servers {
 		_ = srv.Shutdown()
 	}
+	for _, u := range s.udp {
+		_ = u.shutdown(context.Background())
+	}
 	s.servers = nil
+	s.udp = nil
 	s.addrs = nil
 }
 

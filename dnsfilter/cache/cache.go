@@ -4,12 +4,15 @@
 //
 // Answers are kept packed, in wire form, with the offset of every TTL, so
 // that a hit costs one map probe under a shard lock and can be written out
-// with the ID and TTLs patched in place (AppendWire) without unpacking. The
+// with the ID and TTLs patched in place (AppendWire) without unpacking.
+// The wire form is uncompressed, as miekg/dns packs an answer that fits
+// its UDP size, so that the filter's fast path can send it as it is. The
 // package knows nothing of what is blocked and never asks an upstream: the
 // caller decides what to store and checks what it serves.
 package cache
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"hash/maphash"
@@ -87,8 +90,10 @@ type shard struct {
 // stored, so a Hit may read it without the lock.
 type entry struct {
 	key        Key
-	wire       []byte   // the packed answer, ID 0, no OPT record
+	wire       []byte   // the packed answer, ID 0, no OPT record, uncompressed
 	ttls       []uint16 // offset in wire of each record's TTL
+	exact      bool     // unpacking wire and packing it again gives wire
+	redirects  []string // CNAME, DNAME, HTTPS and SVCB targets in the answer
 	stored     time.Time
 	ttl        uint32 // seconds the answer is fresh
 	prev, next *entry
@@ -221,21 +226,44 @@ func (h Hit) TTL() uint32 {
 // AppendWire appends the answer in wire form to dst with ID id and every
 // TTL lowered by the time it spent in the cache (StaleTTL when stale). The
 // question is spelled as the first client that asked; the answer has no
-// OPT record. It does not allocate when dst has room.
+// OPT record and no compressed names. It does not allocate when dst has
+// room.
 func (h Hit) AppendWire(dst []byte, id uint16) []byte {
+	return h.AppendWireCapped(dst, id, 0)
+}
+
+// AppendWireCapped is AppendWire with every TTL also lowered to capTTL
+// when capTTL is not zero.
+func (h Hit) AppendWireCapped(dst []byte, id uint16, capTTL uint32) []byte {
 	start := len(dst)
 	dst = append(dst, h.e.wire...)
 	out := dst[start:]
 	binary.BigEndian.PutUint16(out, id)
 	for _, off := range h.e.ttls {
-		ttl := StaleTTL
+		ttl := uint32(StaleTTL)
 		if !h.stale {
-			ttl = int(binary.BigEndian.Uint32(out[off:])) - int(h.age)
+			ttl = uint32(max(int64(binary.BigEndian.Uint32(out[off:]))-int64(h.age), 0))
 		}
-		binary.BigEndian.PutUint32(out[off:], uint32(max(ttl, 0)))
+		if capTTL > 0 {
+			ttl = min(ttl, capTTL)
+		}
+		binary.BigEndian.PutUint32(out[off:], ttl)
 	}
 	return dst
 }
+
+// Len returns the length of the answer in wire form.
+func (h Hit) Len() int { return len(h.e.wire) }
+
+// Exact reports whether the wire form is exactly what miekg/dns packs,
+// uncompressed, for the message unpacked from it: only then may the wire
+// form be sent in place of an unpacked and repacked answer.
+func (h Hit) Exact() bool { return h.e.exact }
+
+// Redirects returns the targets of the CNAME, DNAME, HTTPS and SVCB
+// records in the answer section, as miekg/dns spells them. The slice is
+// shared: do not modify it.
+func (h Hit) Redirects() []string { return h.e.redirects }
 
 // Msg returns the answer unpacked, as AppendWire would write it. The
 // caller owns the message.
@@ -270,7 +298,7 @@ func (c *Cache) Put(k Key, m *dns.Msg, capTTL uint32) bool {
 	}
 	cp := m.Copy()
 	cp.Id = 0
-	cp.Compress = true
+	cp.Compress = false
 	extra := cp.Extra[:0]
 	for _, rr := range cp.Extra {
 		if rr.Header().Rrtype != dns.TypeOPT {
@@ -300,7 +328,7 @@ func (c *Cache) Put(k Key, m *dns.Msg, capTTL uint32) bool {
 	if err != nil {
 		return false
 	}
-	e := &entry{key: k, wire: wire, ttls: offs, stored: c.now(), ttl: ttl}
+	e := &entry{key: k, wire: wire, ttls: offs, exact: repacks(wire), redirects: redirects(cp), stored: c.now(), ttl: ttl}
 
 	s := c.shard(k)
 	s.mu.Lock()
@@ -314,6 +342,36 @@ func (c *Cache) Put(k Key, m *dns.Msg, capTTL uint32) bool {
 	s.pushFront(e)
 	s.mu.Unlock()
 	return true
+}
+
+// repacks reports whether wire, unpacked and packed again uncompressed,
+// gives the same bytes. It costs an unpack and a pack on each Put (which
+// follows an upstream exchange) and buys every hit the right to skip both.
+func repacks(wire []byte) bool {
+	var m dns.Msg
+	if m.Unpack(wire) != nil {
+		return false
+	}
+	again, err := m.Pack()
+	return err == nil && bytes.Equal(again, wire)
+}
+
+// redirects lists the targets of the records that lead elsewhere.
+func redirects(m *dns.Msg) []string {
+	var out []string
+	for _, rr := range m.Answer {
+		switch rr := rr.(type) {
+		case *dns.CNAME:
+			out = append(out, rr.Target)
+		case *dns.DNAME:
+			out = append(out, rr.Target)
+		case *dns.HTTPS:
+			out = append(out, rr.Target)
+		case *dns.SVCB:
+			out = append(out, rr.Target)
+		}
+	}
+	return out
 }
 
 func negative(m *dns.Msg) bool {

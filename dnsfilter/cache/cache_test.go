@@ -280,6 +280,18 @@ func TestAppendWireMatchesMsg(t *testing.T) {
 	if m.Id != 4242 || fmt.Sprint(ttls(m)) != "[290 190]" {
 		t.Errorf("id %d TTLs %v, want 4242 and [290 190]", m.Id, ttls(m))
 	}
+	// Stored uncompressed, exactly as miekg/dns packs the unpacked answer
+	// when it does not compress.
+	again, err := m.Pack()
+	if err != nil || string(again) != string(buf[6:]) || !h.Exact() {
+		t.Errorf("wire form is not what miekg/dns packs uncompressed (Exact %v):\n%x\n%x", h.Exact(), buf[6:], again)
+	}
+	if fmt.Sprint(h.Redirects()) != "[example.org.]" {
+		t.Errorf("Redirects %v, want [example.org.]", h.Redirects())
+	}
+	if err := m.Unpack(h.AppendWireCapped(nil, 1, 100)); err != nil || fmt.Sprint(ttls(m)) != "[100 100]" {
+		t.Errorf("capped at 100: TTLs %v (%v), want [100 100]", ttls(m), err)
+	}
 }
 
 func TestTTLOffsetsRejectsGarbage(t *testing.T) {
@@ -294,6 +306,12 @@ func TestTTLOffsetsRejectsGarbage(t *testing.T) {
 // key, shard lock, map probe, copy with ID and TTLs patched.
 func BenchmarkCacheHit(b *testing.B) {
 	c := New(Options{})
+	// A full cache around the answer looked up (stored last, so the
+	// bound does not evict it).
+	for i := range DefaultSize - 1 {
+		name := fmt.Sprintf("n%d.example.", i)
+		c.Put(KeyOf(question(name, dns.TypeA)), answer(b, name, dns.TypeA, dns.RcodeSuccess, []string{name + " 60 IN A 192.0.2.1"}), 0)
+	}
 	q := question("www.example.org.", dns.TypeA)
 	k := KeyOf(q)
 	c.Put(k, answer(b, "www.example.org.", dns.TypeA, dns.RcodeSuccess, []string{
@@ -301,10 +319,6 @@ func BenchmarkCacheHit(b *testing.B) {
 		"example.org. 300 IN A 192.0.2.1",
 		"example.org. 300 IN A 192.0.2.2",
 	}), 0)
-	for i := range 10000 {
-		name := fmt.Sprintf("n%d.example.", i)
-		c.Put(KeyOf(question(name, dns.TypeA)), answer(b, name, dns.TypeA, dns.RcodeSuccess, []string{name + " 60 IN A 192.0.2.1"}), 0)
-	}
 	buf := make([]byte, 0, 512)
 	b.Run("wire", func(b *testing.B) {
 		b.ReportAllocs()

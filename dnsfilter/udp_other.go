@@ -1,0 +1,44 @@
+//go:build !linux
+
+package dnsfilter
+
+import (
+	"net"
+	"net/netip"
+)
+
+// reusePort: only Linux spreads one port's datagrams over several
+// sockets; elsewhere one socket serves each address.
+const reusePort = false
+
+// listenUDP binds one socket to addr.
+func listenUDP(addr netip.AddrPort, _ int) ([]*net.UDPConn, error) {
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
+	if err != nil {
+		return nil, err
+	}
+	return []*net.UDPConn{c}, nil
+}
+
+// serve reads one datagram per call: batch calls are Linux's.
+func (u *udpServer) serve(c *net.UDPConn) {
+	in := make([]byte, UDPSize)
+	out := make([]byte, 0, UDPSize)
+	failures := 0
+	for {
+		n, from, err := c.ReadFromUDPAddrPort(in)
+		if err != nil {
+			failures++
+			if u.readFailed(c, err, failures) {
+				return
+			}
+			continue
+		}
+		failures = 0
+		if a, ok := u.s.fastAnswer(out[:0], in[:n], from.Addr().Unmap()); ok {
+			c.WriteToUDPAddrPort(a, from)
+			continue
+		}
+		u.slow(c, in[:n], from)
+	}
+}
