@@ -129,6 +129,12 @@ type DNS struct {
 	// expired one is served for up to a day when no upstream answers).
 	// Default 10000; it must be above 0.
 	CacheSize int `toml:"cache_size"`
+	// LANRateLimit is how many queries per second each device other than
+	// this computer may send (twice that in a short burst); more are
+	// dropped unanswered, so nocontact cannot be used to flood anyone.
+	// This computer's own lookups are never limited. Default 100; 0 turns
+	// the limit off.
+	LANRateLimit int `toml:"lan_rate_limit"`
 	// MinTTL raises shorter TTLs for the cache: a duration like "0s",
 	// "30s", "5m". Default "0s" (TTLs as the upstream gives them).
 	MinTTL string `toml:"min_ttl"`
@@ -205,13 +211,14 @@ func defaults() *Config {
 			Cooldown: "24h",
 		},
 		DNS: DNS{
-			Listen:     []string{"127.0.0.1:53", "[::1]:53"},
-			Upstreams:  []string{system},
-			LANClients: []string{},
-			Bootstrap:  []string{},
-			CacheSize:  10000,
-			MinTTL:     "0s",
-			MaxTTL:     "24h",
+			Listen:       []string{"127.0.0.1:53", "[::1]:53"},
+			Upstreams:    []string{system},
+			LANClients:   []string{},
+			Bootstrap:    []string{},
+			CacheSize:    10000,
+			LANRateLimit: 100,
+			MinTTL:       "0s",
+			MaxTTL:       "24h",
 		},
 		QuietHours: []QuietHours{},
 		HostsFile:  HostsFile{Enabled: true},
@@ -422,6 +429,9 @@ func (d *DNS) validate(w where) error {
 		}
 	}
 
+	if d.LANRateLimit < 0 || d.LANRateLimit > 1_000_000 {
+		return w.errorf("dns.lan_rate_limit", "%d: want queries per second from 0 (no limit) to 1000000, like lan_rate_limit = 100", d.LANRateLimit)
+	}
 	if d.CacheSize <= 0 || d.CacheSize > 10_000_000 {
 		return w.errorf("dns.cache_size", "%d: want a number of answers from 1 to 10000000, like cache_size = 10000", d.CacheSize)
 	}

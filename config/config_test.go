@@ -103,6 +103,7 @@ func TestDefaults(t *testing.T) {
 
 			Bootstrap:      []string{},
 			CacheSize:      10000,
+			LANRateLimit:   100,
 			MinTTL:         "0s",
 			MaxTTL:         "24h",
 			BootstrapAddrs: []netip.AddrPort{},
@@ -160,6 +161,7 @@ upstreams = ["System", "9.9.9.9", "1.1.1.1:5353", "2620:fe::fe", "[2620:fe::9]:8
 lan_clients = ["192.168.1.7/24", "10.0.0.5", "fd00::1/64", "fd00::7"]
 bootstrap = ["9.9.9.9", "[2620:fe::fe]:5353", "9.9.9.9:53"]
 cache_size = 500
+lan_rate_limit = 20
 min_ttl = "30s"
 max_ttl = "1h"
 
@@ -202,13 +204,14 @@ control_socket = "/srv/nocontact/control.sock"
 		},
 		Daemon: Daemon{StateDir: "/srv/nocontact", ControlSocket: "/srv/nocontact/control.sock"},
 		DNS: DNS{
-			Listen:     []string{"127.0.0.1:0", "[::1]:5353", "192.168.1.2:53"},
-			Upstreams:  []string{"System", "9.9.9.9", "1.1.1.1:5353", "2620:fe::fe", "[2620:fe::9]:853", "tls://Dns.Quad9.net.@9.9.9.9", "TLS://[2620:fe::fe]:8853", "https://dns.quad9.net/dns-query", "https://9.9.9.9:8443/q?x=1"},
-			LANClients: []string{"192.168.1.7/24", "10.0.0.5", "fd00::1/64", "fd00::7"},
-			Bootstrap:  []string{"9.9.9.9", "[2620:fe::fe]:5353", "9.9.9.9:53"},
-			CacheSize:  500,
-			MinTTL:     "30s",
-			MaxTTL:     "1h",
+			Listen:       []string{"127.0.0.1:0", "[::1]:5353", "192.168.1.2:53"},
+			Upstreams:    []string{"System", "9.9.9.9", "1.1.1.1:5353", "2620:fe::fe", "[2620:fe::9]:853", "tls://Dns.Quad9.net.@9.9.9.9", "TLS://[2620:fe::fe]:8853", "https://dns.quad9.net/dns-query", "https://9.9.9.9:8443/q?x=1"},
+			LANClients:   []string{"192.168.1.7/24", "10.0.0.5", "fd00::1/64", "fd00::7"},
+			Bootstrap:    []string{"9.9.9.9", "[2620:fe::fe]:5353", "9.9.9.9:53"},
+			CacheSize:    500,
+			LANRateLimit: 20,
+			MinTTL:       "30s",
+			MaxTTL:       "1h",
 			BootstrapAddrs: []netip.AddrPort{
 				netip.MustParseAddrPort("9.9.9.9:53"),
 				netip.MustParseAddrPort("[2620:fe::fe]:5353"),

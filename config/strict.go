@@ -371,6 +371,8 @@ func example(key string) string {
 		return `"/var/lib/nocontact"`
 	case "dns.bootstrap":
 		return `["9.9.9.9"]`
+	case "dns.lan_rate_limit":
+		return `100`
 	case "dns.cache_size":
 		return `10000`
 	case "dns.min_ttl":

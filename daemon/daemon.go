@@ -204,7 +204,8 @@ func New(opts Options) (*Daemon, error) {
 			MinTTL: cfg.DNS.MinTTLDuration,
 			MaxTTL: cfg.DNS.MaxTTLDuration,
 		}),
-		Loop: d.loop,
+		Loop:       d.loop,
+		ClientRate: clientRate(cfg.DNS.LANRateLimit),
 		OnBlocked: func(r match.Rule) {
 			p := r.Platform
 			if p == "" {
@@ -438,8 +439,9 @@ func (d *Daemon) Reload() error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if cfg.DNS.CacheSize != d.cfg.DNS.CacheSize || cfg.DNS.MinTTLDuration != d.cfg.DNS.MinTTLDuration || cfg.DNS.MaxTTLDuration != d.cfg.DNS.MaxTTLDuration {
-		d.log.Warn("[dns] cache_size, min_ttl or max_ttl changed: restart nocontact to apply them; the rest of the config is reloaded")
+	if cfg.DNS.CacheSize != d.cfg.DNS.CacheSize || cfg.DNS.MinTTLDuration != d.cfg.DNS.MinTTLDuration || cfg.DNS.MaxTTLDuration != d.cfg.DNS.MaxTTLDuration ||
+		cfg.DNS.LANRateLimit != d.cfg.DNS.LANRateLimit {
+		d.log.Warn("[dns] cache_size, min_ttl, max_ttl or lan_rate_limit changed: restart nocontact to apply them; the rest of the config is reloaded")
 	}
 	if fmt.Sprint(cfg.DNS.ListenAddrs) != fmt.Sprint(d.cfg.DNS.ListenAddrs) {
 		d.log.Warn("[dns] listen changed: restart nocontact to listen on the new addresses; the rest of the config is reloaded")
@@ -618,4 +620,13 @@ func (d *Daemon) warnPermissions() {
 	for _, p := range PermissionProblems(d.opts.ConfigPath, d.cfg.Daemon.StateDir) {
 		d.log.Warn("permissions: " + p)
 	}
+}
+
+// clientRate turns [dns] lan_rate_limit into dnsfilter's ClientRate, where
+// zero means the default and a negative number no limit.
+func clientRate(perSecond int) int {
+	if perSecond == 0 {
+		return -1
+	}
+	return perSecond
 }

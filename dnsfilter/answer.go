@@ -131,3 +131,16 @@ func blockedAnswer(q *dns.Msg, domain, platform string) *dns.Msg {
 	}
 	return m
 }
+
+// anyAnswer answers a query for ANY the way RFC 8482 suggests, with one
+// synthesized HINFO record, without asking upstream: ANY is mostly used
+// for amplification, and no client we serve needs it.
+func anyAnswer(q *dns.Msg) *dns.Msg {
+	m := reply(q, dns.RcodeSuccess)
+	qq := q.Question[0]
+	m.Answer = []dns.RR{&dns.HINFO{
+		Hdr: dns.RR_Header{Name: qq.Name, Rrtype: dns.TypeHINFO, Class: qq.Qclass, Ttl: 3600},
+		Cpu: "RFC8482",
+	}}
+	return m
+}

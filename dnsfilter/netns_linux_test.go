@@ -2,12 +2,14 @@ package dnsfilter
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/nocontact/nocontact/dnsfilter/upstream"
@@ -123,5 +125,57 @@ func TestNetnsNotAnOpenResolver(t *testing.T) {
 			t.Errorf("%s %s %s from 10.77.0.2: %s with %d answers, want %s with %d", tt.proto, tt.addr, tt.name,
 				dns.RcodeToString[r.Rcode], len(r.Answer), dns.RcodeToString[tt.rcode], tt.answers)
 		}
+	}
+}
+
+// TestNetnsLANClientRateLimited: a LAN client sending far more than its
+// rate gets only its burst and rate answered; the rest is dropped, not
+// answered, so the filter cannot be used to flood anyone.
+func TestNetnsLANClientRateLimited(t *testing.T) {
+	srvNS, cliNS := netnsPair(t)
+	up := startUpstream(t)
+	p, _ := NewPolicy(testCatalog(t), Spec{Platforms: []string{"instagram"}})
+	fwd, _ := upstream.NewForwarder([]netip.AddrPort{up}, 0, nil)
+	s, err := NewServer(Options{Listen: []netip.AddrPort{netip.MustParseAddrPort("10.77.0.1:0")},
+		LANClients: []netip.Prefix{netip.MustParsePrefix("10.77.0.0/24")}, Upstream: fwd, ClientRate: 5}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inNetns(t, srvNS, func() { err = s.Start() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(t.Context()) })
+	addr := s.Addrs()[0].String()
+
+	var answered int
+	var elapsed time.Duration
+	inNetns(t, cliNS, func() {
+		c, err := net.Dial("udp", addr)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		start := time.Now()
+		q := new(dns.Msg)
+		q.SetQuestion("www.instagram.com.", dns.TypeA)
+		b, _ := q.Pack()
+		for range 200 {
+			c.Write(b)
+		}
+		buf := make([]byte, 1500)
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		for {
+			if _, err := c.Read(buf); err != nil {
+				break
+			}
+			answered++
+		}
+		elapsed = time.Since(start)
+	})
+	// The burst (2 × 5) plus 5 a second while the client listened.
+	limit := 10 + int(elapsed.Seconds()*5) + 1
+	if answered == 0 || answered > limit {
+		t.Errorf("200 queries at once from a LAN client: %d answered, want 1 to %d", answered, limit)
 	}
 }

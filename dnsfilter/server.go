@@ -56,6 +56,10 @@ type Options struct {
 	// OnBlocked, when set, is called for every blocked lookup with the
 	// rule that blocked it. It runs on the query path: keep it short.
 	OnBlocked func(match.Rule)
+	// ClientRate is the queries per second each client off this machine
+	// may send (twice that in a burst); more are dropped. Zero means
+	// DefaultClientRate; negative means no limit.
+	ClientRate int
 	// Cache keeps upstream answers, and serves expired ones when no
 	// upstream answers. Nil: nothing is cached, every forwarded question
 	// goes upstream (identical ones in flight still share one exchange).
@@ -76,6 +80,10 @@ type Server struct {
 
 	flights    flights
 	loopLogged atomic.Bool
+
+	limiter        *rateLimiter
+	slow           chan struct{} // a place per slow-path query under way
+	slowFullLogged atomic.Bool
 
 	probeMu sync.Mutex
 	probes  map[string]bool // loop probe names that reached us, lower-case
@@ -100,6 +108,12 @@ func NewServer(opts Options, p *Policy) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{opts: opts, log: log}
+	rate := opts.ClientRate
+	if rate == 0 {
+		rate = DefaultClientRate
+	}
+	s.limiter = newRateLimiter(max(rate, 0), nil)
+	s.slow = make(chan struct{}, maxSlow)
 	s.policy.Store(p)
 	s.SetUpstream(opts.Upstream)
 	s.SetLANClients(opts.LANClients)
@@ -170,7 +184,7 @@ func (s *Server) Start() error {
 		}
 		bound := pcs[0].LocalAddr().(*net.UDPAddr).AddrPort()
 		s.addrs = append(s.addrs, netip.AddrPortFrom(addr.Addr(), bound.Port()))
-		srvs := []*dns.Server{{Listener: ln, Handler: s, ReadTimeout: 2 * time.Second, IdleTimeout: func() time.Duration { return 8 * time.Second }}}
+		srvs := []*dns.Server{{Listener: limitTCP(ln), Handler: s, ReadTimeout: tcpReadTimeout, IdleTimeout: func() time.Duration { return tcpIdleTimeout }}}
 		if own {
 			s.udp = append(s.udp, s.newUDPServer(pcs))
 		} else {
@@ -276,6 +290,9 @@ func (s *Server) closeLocked() {
 // ServeDNS implements dns.Handler.
 func (s *Server) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 	src, udp := peer(w.RemoteAddr())
+	if _, ours := w.(*udpWriter); !ours && !s.admit(src) {
+		return // rate limited (our own UDP loop checks before the fast path)
+	}
 	resp := s.Answer(context.Background(), src, q)
 	if resp == nil {
 		return
@@ -342,8 +359,8 @@ func (s *Server) Answer(ctx context.Context, src netip.Addr, q *dns.Msg) *dns.Ms
 		// One of our own questions came back: forwarding it again would
 		// send it round until it timed out.
 		if !s.loopLogged.Swap(true) {
-			s.log.Error("a question nocontact sent upstream came back to it: an upstream forwards to nocontact (a loop); "+
-				"answering such questions SERVFAIL; write other resolvers in [dns] upstreams", "name", name)
+			s.log.Error("a question nocontact sent upstream came back to it: an upstream forwards to nocontact (a loop); " +
+				"answering such questions SERVFAIL; write other resolvers in [dns] upstreams")
 		}
 		return reply(q, dns.RcodeServerFailure)
 	}
@@ -359,6 +376,9 @@ func (s *Server) Answer(ctx context.Context, src netip.Addr, q *dns.Msg) *dns.Ms
 	if matched && r.Action == match.Block {
 		s.log.Debug("blocked", "name", name, "platform", r.Platform, "rule", r.Domain)
 		return s.blocked(q, r)
+	}
+	if q.Question[0].Qtype == dns.TypeANY {
+		return anyAnswer(q)
 	}
 	var capTTL uint32
 	if matched && r.Action == match.Watch {
@@ -442,7 +462,7 @@ func (s *Server) exchange(up upstream.Exchanger, q *dns.Msg, do bool) (*dns.Msg,
 func (s *Server) fromCache(q *dns.Msg, h cache.Hit, capTTL uint32) *dns.Msg {
 	resp, err := h.Msg(q.Id)
 	if err != nil {
-		s.log.Warn("a cached answer could not be read back", "name", q.Question[0].Name, "err", err)
+		s.log.Warn("a cached answer could not be read back; asking the upstreams instead", "err", err)
 		return nil
 	}
 	return shape(q, resp, capTTL)

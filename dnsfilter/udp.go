@@ -95,10 +95,14 @@ func (u *udpServer) slow(c *net.UDPConn, pkt []byte, from netip.AddrPort) {
 	if len(pkt) < wire.HeaderLen {
 		return // too short for a header: miekg/dns drops these too
 	}
+	if !u.s.slowSlot() {
+		return
+	}
 	pkt = append([]byte(nil), pkt...)
 	u.wg.Add(1)
 	go func() {
 		defer u.wg.Done()
+		defer u.s.slowDone()
 		u.s.serveSlow(pkt, &udpWriter{c: c, to: from})
 	}()
 }

@@ -95,6 +95,9 @@ func (u *udpServer) serve(c *net.UDPConn) {
 			}
 			from := ua.AddrPort()
 			pkt := m.Buffers[0][:m.N]
+			if !u.s.admit(from.Addr().Unmap()) {
+				continue
+			}
 			if a, ok := u.s.fastAnswer(outBufs[nout][:0], pkt, from.Addr().Unmap()); ok {
 				out[nout].Buffers[0] = a
 				out[nout].Addr = m.Addr

@@ -35,6 +35,9 @@ func (u *udpServer) serve(c *net.UDPConn) {
 			continue
 		}
 		failures = 0
+		if !u.s.admit(from.Addr().Unmap()) {
+			continue
+		}
 		if a, ok := u.s.fastAnswer(out[:0], in[:n], from.Addr().Unmap()); ok {
 			c.WriteToUDPAddrPort(a, from)
 			continue

@@ -213,3 +213,112 @@ func TestFullDisk(t *testing.T) {
 	d.cmd.Process.Signal(syscall.SIGHUP)
 	d.waitFor(t, "can save to its state folder again")
 }
+
+// peakRSS reads a process's peak resident memory in KiB.
+func peakRSS(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Skipf("cannot read the daemon's memory: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+	}
+	t.Skip("no VmHWM in /proc/PID/status")
+	return 0
+}
+
+// TestFloodOfRandomNames sends queries for random names from many source
+// ports as fast as it can: the daemon's memory stays bounded, and blocked
+// and cached names go on being answered during the flood.
+func TestFloodOfRandomNames(t *testing.T) {
+	total := 100_000
+	if long() {
+		total = 1_000_000
+	}
+	up := upstreamZone(t).String()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "nocontact.toml")
+	writeConfig(t, cfg, pactConfig(t, up, filepath.Join(dir, "state"), `block = ["instagram"]`))
+	d := startDaemon(t, cfg)
+	d.query(t, "example.org.", dns.TypeA) // now in the cache
+
+	const senders = 8
+	sent := make(chan int, senders)
+	for w := range senders {
+		go func() {
+			n := 0
+			q := new(dns.Msg)
+			for i := w; i < total; {
+				// A new socket, so a new source port, every 500 queries.
+				c, err := net.Dial("udp", d.addr)
+				if err != nil {
+					continue
+				}
+				for j := 0; j < 500 && i < total; j, i = j+1, i+senders {
+					q.SetQuestion(fmt.Sprintf("r%d-%x.flood.example.", i, i*7919), dns.TypeA)
+					b, _ := q.Pack()
+					c.Write(b)
+					n++
+				}
+				c.Close()
+			}
+			sent <- n
+		}()
+	}
+	// During the flood: a blocked and a cached name, asked as a person's
+	// browser would, with retries.
+	answered := 0
+	c := &dns.Client{Timeout: 2 * time.Second}
+	for range 20 {
+		for _, name := range []string{"www.instagram.com.", "example.org."} {
+			q := new(dns.Msg)
+			q.SetQuestion(name, dns.TypeA)
+			for try := 0; try < 3; try++ {
+				if r, _, err := c.Exchange(q, d.addr); err == nil && len(r.Answer) == 1 {
+					answered++
+					break
+				}
+			}
+		}
+	}
+	n := 0
+	for range senders {
+		n += <-sent
+	}
+	if answered != 40 {
+		t.Errorf("during the flood %d of 40 questions for a blocked and a cached name were answered", answered)
+	}
+	if !isBlocked(d.query(t, "www.instagram.com.", dns.TypeA)) {
+		t.Error("instagram not blocked after the flood")
+	}
+	rss := peakRSS(t, d.cmd.Process.Pid)
+	if rss > 150*1024 {
+		t.Errorf("peak memory %d MiB after %d queries, want under 150 MiB", rss/1024, n)
+	}
+	t.Logf("flood: %d queries sent, peak RSS %d MiB", n, rss/1024)
+}
+
+// TestNamesStayOutOfTheLog: at the default log level, no name anyone
+// looked up reaches the log, blocked or not.
+func TestNamesStayOutOfTheLog(t *testing.T) {
+	t.Parallel()
+	up := upstreamZone(t).String()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "nocontact.toml")
+	writeConfig(t, cfg, pactConfig(t, up, filepath.Join(dir, "state"), `block = ["instagram"]`))
+	d := startDaemon(t, cfg)
+	for _, name := range []string{"secret-4711.example.org.", "www.instagram.com.", "example.org.", "use-application-dns.net."} {
+		d.query(t, name, dns.TypeA)
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	d.waitFor(t, "stopped")
+	for _, name := range []string{"secret-4711", "www.instagram.com", "example.org", "use-application-dns"} {
+		if strings.Contains(d.log.String(), name) {
+			t.Errorf("the log names %q:\n%s", name, d.log)
+		}
+	}
+}
