@@ -49,6 +49,8 @@ func childClient(path string) int {
 	report("cancel", err)
 	_, err = c.Reload(ctx)
 	report("reload", err)
+	_, err = c.Uninstall(ctx)
+	report("uninstall", err)
 	return 0
 }
 
@@ -83,7 +85,7 @@ func TestPeerCredentialsOfAnotherUser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("child as nobody: %v\n%s", err, out)
 	}
-	want := "status ok\ncheck ok\nunlock refused\ncancel refused\nreload refused"
+	want := "status ok\ncheck ok\nunlock refused\ncancel refused\nreload refused\nuninstall refused"
 	if got := strings.TrimSpace(string(out)); got != want {
 		t.Errorf("as nobody:\n%s\nwant:\n%s", got, want)
 	}
