@@ -10,11 +10,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/nocontact/nocontact/dnsfilter/dnstest"
 )
 
 // long reports whether the long-running fault variants were asked for
@@ -320,5 +322,72 @@ func TestNamesStayOutOfTheLog(t *testing.T) {
 		if strings.Contains(d.log.String(), name) {
 			t.Errorf("the log names %q:\n%s", name, d.log)
 		}
+	}
+}
+
+// TestBadUpstreamsEndToEnd: with upstreams that never answer, answer
+// slowly or answer garbage, the real daemon still answers every question
+// within the 4-second budget (SERVFAIL at worst), and blocked and cached
+// names at once.
+func TestBadUpstreamsEndToEnd(t *testing.T) {
+	t.Parallel()
+	silent := dnstest.Serve(t, dnstest.Silent()).String()
+	slow := dnstest.Serve(t, dnstest.Slow(3*time.Second, dnstest.NewZone(t, "example.org. 300 IN A 192.0.2.1"))).String()
+	garbage := dnstest.Serve(t, dnstest.Garbage()).String()
+	good := upstreamZone(t).String()
+
+	start := func(ups ...string) *daemon {
+		dir := t.TempDir()
+		cfg := filepath.Join(dir, "nocontact.toml")
+		text := pactConfig(t, ups[0], filepath.Join(dir, "state"), `block = ["instagram"]`)
+		text = strings.Replace(text, fmt.Sprintf("upstreams = [%q]", ups[0]), `upstreams = ["`+strings.Join(ups, `", "`)+`"]`, 1)
+		writeConfig(t, cfg, text)
+		return startDaemon(t, cfg)
+	}
+	ask := func(d *daemon, name string) (*dns.Msg, time.Duration) {
+		q := new(dns.Msg)
+		q.SetQuestion(name, dns.TypeA)
+		begin := time.Now()
+		r, _, err := (&dns.Client{Timeout: 10 * time.Second}).Exchange(q, d.addr)
+		if err != nil {
+			t.Errorf("%s: no answer: %v", name, err)
+			return nil, time.Since(begin)
+		}
+		return r, time.Since(begin)
+	}
+
+	// Nothing usable upstream: SERVFAIL within the budget, for ten
+	// clients at once.
+	bad := start(silent, slow, garbage)
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, took := ask(bad, fmt.Sprintf("q%d.example.org.", i))
+			if r != nil && (r.Rcode != dns.RcodeServerFailure || took > 6*time.Second) {
+				t.Errorf("bad upstreams: %s after %v, want SERVFAIL within 4 s", dns.RcodeToString[r.Rcode], took)
+			}
+		}()
+	}
+	wg.Wait()
+	if r, _ := ask(bad, "www.instagram.com."); r == nil || !isBlocked(r) {
+		t.Errorf("bad upstreams: a blocked name got %v", r)
+	}
+
+	// A good upstream behind two bad ones: the first question may run out
+	// of budget on them (2 s a try, 4 s in all: a garbage answer is
+	// ignored like a spoofed one, so it costs a whole try), but it is
+	// answered within the budget, and the bad ones are moved to the back,
+	// so the next question gets the good one's answer.
+	mixed := start(silent, garbage, good)
+	if r, took := ask(mixed, "other.example.org."); r == nil || took > 6*time.Second {
+		t.Errorf("first question behind bad upstreams: %v after %v", r, took)
+	}
+	if r, took := ask(mixed, "example.org."); r == nil || len(r.Answer) != 1 || took > 6*time.Second {
+		t.Errorf("good upstream behind bad ones: %v after %v", r, took)
+	}
+	if r, _ := ask(mixed, "example.org."); r == nil || len(r.Answer) != 1 {
+		t.Errorf("cached name: %v", r)
 	}
 }

@@ -101,3 +101,10 @@ func (r *rewriter) WriteMsg(m *dns.Msg) error {
 	r.f(m)
 	return r.ResponseWriter.WriteMsg(m)
 }
+
+// Garbage answers every question with bytes that are not a DNS message.
+func Garbage() dns.Handler {
+	return dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		w.Write([]byte("\x12\x34 this is not a DNS message \xff\xfe"))
+	})
+}
