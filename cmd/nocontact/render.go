@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nocontact/nocontact/daemon/attempts"
 	"github.com/nocontact/nocontact/daemon/control"
 )
 
@@ -146,14 +147,7 @@ func renderStatus(w io.Writer, st control.Status, loc *time.Location) {
 
 	if len(st.Attempts) > 0 {
 		fmt.Fprintln(w)
-		for _, id := range slices.Sorted(maps.Keys(st.Attempts)) {
-			c := st.Attempts[id]
-			if c.Today > 0 {
-				fmt.Fprintf(w, "You reached for %s %s today (%s this week).\n", id, times(c.Today), times(c.Week))
-			} else {
-				fmt.Fprintf(w, "You reached for %s %s this week, not today.\n", id, times(c.Week))
-			}
-		}
+		renderAttempts(w, st.Attempts)
 	}
 
 	fmt.Fprintln(w)
@@ -208,5 +202,38 @@ func renderCancel(w io.Writer, res control.CancelResult) {
 	}
 	for _, c := range res.Cancelled {
 		fmt.Fprintf(w, "Cancelled: %s (%s). It will not happen.\n", c.Change, c.ID)
+	}
+}
+
+// maxAttemptLines is how many platforms status names one by one; the
+// rest are summed up in one line.
+const maxAttemptLines = 5
+
+// renderAttempts writes the attempt counts, the platforms reached for
+// most today first.
+func renderAttempts(w io.Writer, counts map[string]attempts.Count) {
+	ids := slices.Sorted(maps.Keys(counts))
+	slices.SortStableFunc(ids, func(a, b string) int {
+		ca, cb := counts[a], counts[b]
+		if ca.Today != cb.Today {
+			return cb.Today - ca.Today
+		}
+		return cb.Week - ca.Week
+	})
+	for i, id := range ids {
+		if i == maxAttemptLines && len(ids) > maxAttemptLines+1 {
+			rest, total := ids[i:], 0
+			for _, r := range rest {
+				total += counts[r].Week
+			}
+			fmt.Fprintf(w, "And %d other platforms, %s in all this week ('status --json' lists them).\n", len(rest), times(total))
+			return
+		}
+		c := counts[id]
+		if c.Today > 0 {
+			fmt.Fprintf(w, "You reached for %s %s today (%s this week).\n", id, times(c.Today), times(c.Week))
+		} else {
+			fmt.Fprintf(w, "You reached for %s %s this week, not today.\n", id, times(c.Week))
+		}
 	}
 }

@@ -99,6 +99,16 @@ func TestUnlockAndCancelGolden(t *testing.T) {
 	golden(t, "unlock-cancel", b.Bytes())
 }
 
+func TestManyAttemptsGolden(t *testing.T) {
+	counts := map[string]attempts.Count{}
+	for i, id := range []string{"badoo", "bumble", "discord", "facebook", "hinge", "instagram", "tiktok", "x"} {
+		counts[id] = attempts.Count{Today: i % 3, Week: 10 + i}
+	}
+	var b bytes.Buffer
+	renderAttempts(&b, counts)
+	golden(t, "attempts-many", b.Bytes())
+}
+
 func TestSpan(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		30 * time.Second:                "less than a minute",
