@@ -70,8 +70,10 @@ func (b backend) Status(ctx context.Context) (control.Status, error) {
 	d.mu.Lock()
 	up := d.up
 	d.mu.Unlock()
-	for _, h := range up.Health() {
-		out.Health.Upstreams = append(out.Health.Upstreams, control.UpstreamHealth{Addr: h.Name, OK: h.OK})
+	if up != nil {
+		for _, h := range up.Health() {
+			out.Health.Upstreams = append(out.Health.Upstreams, control.UpstreamHealth{Addr: h.Name, OK: h.OK})
+		}
 	}
 	out.Health.Reasserts = int(d.reasserts.Load())
 	return out, nil
