@@ -320,3 +320,41 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestStatusSaysWhenUninstallingIsAllowed: status carries the engine's
+// answer (binding, the request waiting or matured) into control.Status.
+func TestStatusSaysWhenUninstallingIsAllowed(t *testing.T) {
+	f := newFixture(t)
+	f.write(t, `block = ["instagram"]`+"\nlength = \"30d\"\ncooldown = \"1h\"")
+	d := f.startWith(t, &fakeSystem{installed: true})
+	ctx := context.Background()
+	st, err := d.Backend().Status(ctx)
+	if err != nil || st.Uninstall.Allowed || st.Uninstall.Requested {
+		t.Fatalf("while the pact binds, nothing asked: %+v, %v", st.Uninstall, err)
+	}
+	res, err := d.Backend().Uninstall(ctx)
+	if err != nil || res.Pending == nil {
+		t.Fatalf("Uninstall = %+v, %v; want it queued", res, err)
+	}
+	st, _ = d.Backend().Status(ctx)
+	u := st.Uninstall
+	if u.Allowed || !u.Requested || u.ID != res.Pending.ID || u.Effective == nil || !u.Effective.Equal(res.Pending.Effective) {
+		t.Errorf("queued: %+v, want requested %s at %v, not allowed", u, res.Pending.ID, res.Pending.Effective)
+	}
+	f.clk.r.Boot += 2 * time.Hour
+	f.clk.r.Wall = f.clk.r.Wall.Add(2 * time.Hour)
+	st, _ = d.Backend().Status(ctx)
+	if u := st.Uninstall; !u.Allowed || !u.Requested {
+		t.Errorf("after the cooldown: %+v, want allowed", u)
+	}
+
+	g := newFixture(t)
+	g.write(t, `block = ["instagram"]`+"\nlength = \"1h\"")
+	d = g.startWith(t, &fakeSystem{installed: true})
+	g.clk.r.Boot += 2 * time.Hour
+	g.clk.r.Wall = g.clk.r.Wall.Add(2 * time.Hour)
+	st, _ = d.Backend().Status(ctx)
+	if u := st.Uninstall; !u.Allowed || u.Requested {
+		t.Errorf("after the pact ended: %+v, want allowed, nothing requested", u)
+	}
+}
