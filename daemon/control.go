@@ -70,10 +70,13 @@ func (b backend) Status(ctx context.Context) (control.Status, error) {
 	d.mu.Lock()
 	up := d.up
 	d.mu.Unlock()
-	for _, h := range up.Health() {
-		out.Health.Upstreams = append(out.Health.Upstreams, control.UpstreamHealth{Addr: h.Name, OK: h.OK})
+	if up != nil {
+		for _, h := range up.Health() {
+			out.Health.Upstreams = append(out.Health.Upstreams, control.UpstreamHealth{Addr: h.Name, OK: h.OK})
+		}
 	}
 	out.Health.Reasserts = int(d.reasserts.Load())
+	out.Uninstall = uninstallStatus(st)
 	return out, nil
 }
 
@@ -152,6 +155,26 @@ func (b backend) Reload(ctx context.Context) (control.ReloadResult, error) {
 		out.Pending = append(out.Pending, control.Pending{ID: c.ID, Change: c.What, Effective: c.Effective})
 	}
 	return out, nil
+}
+
+// uninstallStatus says whether uninstalling is allowed now, and the
+// request waiting (or matured) if there is one.
+func uninstallStatus(st pact.Status) control.Uninstall {
+	out := control.Uninstall{Allowed: !st.Binding || st.Uninstall != nil}
+	req := st.Uninstall
+	if req == nil {
+		for i := range st.Pending {
+			if st.Pending[i].Op == pact.OpUninstall {
+				req = &st.Pending[i]
+				break
+			}
+		}
+	}
+	if req != nil {
+		eff := req.Effective
+		out.Requested, out.ID, out.Effective = true, req.ID, &eff
+	}
+	return out
 }
 
 func nonNil(s []string) []string {

@@ -59,6 +59,9 @@ type Options struct {
 	// System keeps the installed machine's DNS settings and hosts layer;
 	// nil means a trial run that touches neither.
 	System System
+	// SystemRoot is where "system" upstreams read etc/resolv.conf when
+	// there is no record to read them from (Linux, macOS); "" means "/".
+	SystemRoot string
 }
 
 // stateVersion is the format version of the state file.
@@ -183,11 +186,21 @@ func New(opts Options) (*Daemon, error) {
 	d.attempts = attempts.New(func() time.Time { return d.clk.Now() }, d.loc)
 	d.loadAttempts()
 	d.loop = upstream.NewLoopMark()
-	up, err := forwarderFor(cfg, d.loop, d.log, d.savedResolvers())
-	if err != nil {
+	up, err := forwarderFor(cfg, d.loop, d.log, d.savedResolvers(), opts.SystemRoot)
+	var noUp *noUpstreamError
+	switch {
+	case errors.As(err, &noUp):
+		// Exiting would leave the machine with no DNS at all, since its
+		// settings point at us: answer what we can, SERVFAIL the rest.
+		d.log.Error(noUp.Advice(opts.ConfigPath))
+	case err != nil:
 		return nil, err
 	}
 	d.up = up
+	var exchanger upstream.Exchanger // nil: SERVFAIL for every forwarded name
+	if up != nil {
+		exchanger = up
+	}
 	now := d.clk.Now()
 	d.spec = d.eng.Snapshot(now).Spec
 	policy, err := dnsfilter.NewPolicy(opts.Catalog, d.spec)
@@ -197,7 +210,7 @@ func New(opts Options) (*Daemon, error) {
 	d.srv, err = dnsfilter.NewServer(dnsfilter.Options{
 		Listen:     cfg.DNS.ListenAddrs,
 		LANClients: cfg.DNS.LANPrefixes,
-		Upstream:   up,
+		Upstream:   exchanger,
 		Logger:     opts.Logger,
 		Cache: cache.New(cache.Options{
 			Size:   cfg.DNS.CacheSize,
@@ -294,7 +307,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 			err := d.srv.Shutdown(sctx)
 			d.saveAttempts()
 			d.mu.Lock()
-			d.up.Close()
+			if d.up != nil {
+				d.up.Close()
+			}
 			d.saveOrReport()
 			d.mu.Unlock()
 			d.log.Info("stopped")
@@ -432,7 +447,12 @@ func (d *Daemon) Reload() error {
 		d.log.Error("config not reloaded, still filtering with the previous one: fix the file and reload again", "err", err)
 		return err
 	}
-	up, err := forwarderFor(cfg, d.loop, d.log, d.savedResolvers())
+	up, err := forwarderFor(cfg, d.loop, d.log, d.savedResolvers(), d.opts.SystemRoot)
+	var noUp *noUpstreamError
+	if errors.As(err, &noUp) {
+		d.log.Error("config not reloaded, still filtering with the previous one: " + noUp.Advice(d.opts.ConfigPath))
+		return err
+	}
 	if err != nil {
 		d.log.Error("config not reloaded, still filtering with the previous one", "err", err)
 		return err
@@ -452,8 +472,9 @@ func (d *Daemon) Reload() error {
 	d.srv.SetUpstream(up)
 	// Questions already under way finish on the old forwarder; close it
 	// once they cannot be waiting any more.
-	old := d.up
-	time.AfterFunc(2*upstream.DefaultTimeout+time.Second, func() { old.Close() })
+	if old := d.up; old != nil {
+		time.AfterFunc(2*upstream.DefaultTimeout+time.Second, func() { old.Close() })
+	}
 	d.up = up
 	go d.srv.CheckLoops(context.Background())
 	d.srv.SetLANClients(cfg.DNS.LANPrefixes)
@@ -531,16 +552,25 @@ func (d *Daemon) Cancel(id string) ([]pact.Change, error) {
 // nocontact's own addresses, and returns a forwarder to the result.
 // saved, when not nil, gives the resolvers from before nocontact took over
 // the system's DNS (see Daemon.savedResolvers).
-func forwarderFor(cfg *config.Config, loop *upstream.LoopMark, log *slog.Logger, saved func() ([]netip.AddrPort, error)) (*upstream.Forwarder, error) {
+func forwarderFor(cfg *config.Config, loop *upstream.LoopMark, log *slog.Logger, saved func() ([]netip.AddrPort, error), root string) (*upstream.Forwarder, error) {
+	if root == "" {
+		root = "/"
+	}
 	var servers []upstream.Server
+	system := false
+	var sysErr error
 	for _, u := range cfg.DNS.UpstreamAddrs {
 		switch {
 		case u.System:
+			system = true
 			// Installed, the record of the resolvers from before
 			// nocontact; in a trial run, what the system lists now.
-			sys, err := upstream.SystemResolvers(saved, "/")
+			sys, err := upstream.SystemResolvers(saved, root)
 			if err != nil {
-				return nil, fmt.Errorf("finding the system's resolvers for upstreams = [\"system\"]: %w", err)
+				// Like finding only ourselves: the other upstreams, if
+				// any, still serve.
+				sysErr = err
+				continue
 			}
 			for _, a := range upstream.WithoutSelf(sys, cfg.DNS.ListenAddrs) {
 				servers = append(servers, upstream.Server{Kind: upstream.Plain, Addr: a})
@@ -555,9 +585,11 @@ func forwarderFor(cfg *config.Config, loop *upstream.LoopMark, log *slog.Logger,
 			}
 		}
 	}
+	if sysErr != nil && len(servers) > 0 {
+		log.Warn(`upstreams = ["system"]: the system's resolvers could not be found; forwarding to the other upstreams only`, "err", sysErr)
+	}
 	if len(servers) == 0 {
-		return nil, fmt.Errorf("no upstream resolver left: the system's resolvers point back at nocontact itself; " +
-			"write the resolvers to ask in [dns] upstreams, like upstreams = [\"9.9.9.9\", \"149.112.112.112\"]")
+		return nil, &noUpstreamError{system: system, cause: sysErr}
 	}
 	return upstream.New(upstream.Options{
 		Servers:   servers,
@@ -565,6 +597,32 @@ func forwarderFor(cfg *config.Config, loop *upstream.LoopMark, log *slog.Logger,
 		Loop:      loop,
 		Logger:    log,
 	})
+}
+
+// noUpstreamError means that no upstream resolver is left once
+// nocontact's own addresses are taken out: typically "system" on a
+// machine whose settings point at nocontact and whose resolvers from
+// before are unknown.
+type noUpstreamError struct {
+	system bool
+	cause  error // why "system" gave none, when it failed
+}
+
+func (e *noUpstreamError) Error() string {
+	if e.system && e.cause != nil {
+		return `no upstream resolver left: upstreams = ["system"] could not find the system's resolvers: ` + e.cause.Error()
+	}
+	if e.system {
+		return `no upstream resolver left: upstreams = ["system"] found only nocontact's own addresses (the system's DNS settings point at nocontact, and the servers it used before are not known)`
+	}
+	return "no upstream resolver left: every address in [dns] upstreams is one nocontact itself listens on"
+}
+
+// Advice says what happens now and exactly what to write, and where.
+func (e *noUpstreamError) Advice(configPath string) string {
+	return e.Error() + ". nocontact keeps answering: blocked names are blocked, and every other lookup fails (SERVFAIL) until this is fixed. " +
+		"Write the resolvers to ask in the [dns] section of " + configPath + `, like: upstreams = ["9.9.9.9", "149.112.112.112"] ` +
+		"(or your router's address, like \"192.168.1.1\"), then run: sudo nocontact reload"
 }
 
 // serveControl opens the control socket and answers on it until ctl is

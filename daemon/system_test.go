@@ -1,14 +1,19 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 
 	"github.com/nocontact/nocontact/dnsfilter"
 	"github.com/nocontact/nocontact/dnsfilter/catalog"
@@ -228,5 +233,128 @@ func writeFile(t *testing.T, path, text string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestNoUsableSystemUpstreamStillAnswers: "system" finds nothing but
+// nocontact itself (the installed machine's settings point at it, and the
+// record holds no servers): the daemon must not exit, which would leave
+// the machine with no DNS at all. It answers blocked names, SERVFAILs the
+// rest, and logs exactly what to write in [dns] upstreams.
+func TestNoUsableSystemUpstreamStillAnswers(t *testing.T) {
+	f := newFixture(t)
+	f.write(t, `block = ["instagram"]`)
+	writeFile(t, f.cfg, strings.Replace(readFile(t, f.cfg), `upstreams = ["127.0.0.1:9"]`, `upstreams = ["system"]`, 1))
+	root := t.TempDir() // its etc/resolv.conf names only nocontact
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	writeFile(t, filepath.Join(root, "etc", "resolv.conf"), "# written by nocontact\n")
+	cat, err := catalog.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	d, err := New(Options{ConfigPath: f.cfg, Catalog: cat, Clock: f.clk, Location: time.UTC,
+		System: &fakeSystem{installed: true}, SystemRoot: root, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatalf("New = %v; want the daemon to start without upstreams", err)
+	}
+	for _, want := range []string{`no upstream resolver left`, `[dns] section of ` + f.cfg, `upstreams = [\"9.9.9.9\", \"149.112.112.112\"]`, "sudo nocontact reload", "SERVFAIL"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the log does not say %q:\n%s", want, logs.String())
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	}()
+	var addr string
+	for deadline := time.Now().Add(5 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if a := d.srv.Addrs(); len(a) > 0 {
+			addr = a[0].String()
+		}
+	}
+	if addr == "" {
+		t.Fatal("the filter never listened")
+	}
+	ask := func(name string) *dns.Msg {
+		t.Helper()
+		q := new(dns.Msg)
+		q.SetQuestion(dns.Fqdn(name), dns.TypeA)
+		r, _, err := (&dns.Client{Timeout: 6 * time.Second}).Exchange(q, addr)
+		if err != nil {
+			t.Fatalf("asking %s: %v", name, err)
+		}
+		return r
+	}
+	if r := ask("instagram.com"); r.Rcode == dns.RcodeServerFailure {
+		t.Errorf("blocked instagram.com: %s, want the block answered locally", dns.RcodeToString[r.Rcode])
+	}
+	if r := ask("example.org"); r.Rcode != dns.RcodeServerFailure {
+		t.Errorf("example.org with no upstream: %s, want SERVFAIL", dns.RcodeToString[r.Rcode])
+	}
+	st, err := d.Backend().Status(context.Background())
+	if err != nil || len(st.Health.Upstreams) != 0 {
+		t.Errorf("status: %+v, %v; want no upstreams", st.Health, err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the daemon's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestStatusSaysWhenUninstallingIsAllowed: status carries the engine's
+// answer (binding, the request waiting or matured) into control.Status.
+func TestStatusSaysWhenUninstallingIsAllowed(t *testing.T) {
+	f := newFixture(t)
+	f.write(t, `block = ["instagram"]`+"\nlength = \"30d\"\ncooldown = \"1h\"")
+	d := f.startWith(t, &fakeSystem{installed: true})
+	ctx := context.Background()
+	st, err := d.Backend().Status(ctx)
+	if err != nil || st.Uninstall.Allowed || st.Uninstall.Requested {
+		t.Fatalf("while the pact binds, nothing asked: %+v, %v", st.Uninstall, err)
+	}
+	res, err := d.Backend().Uninstall(ctx)
+	if err != nil || res.Pending == nil {
+		t.Fatalf("Uninstall = %+v, %v; want it queued", res, err)
+	}
+	st, _ = d.Backend().Status(ctx)
+	u := st.Uninstall
+	if u.Allowed || !u.Requested || u.ID != res.Pending.ID || u.Effective == nil || !u.Effective.Equal(res.Pending.Effective) {
+		t.Errorf("queued: %+v, want requested %s at %v, not allowed", u, res.Pending.ID, res.Pending.Effective)
+	}
+	f.clk.r.Boot += 2 * time.Hour
+	f.clk.r.Wall = f.clk.r.Wall.Add(2 * time.Hour)
+	st, _ = d.Backend().Status(ctx)
+	if u := st.Uninstall; !u.Allowed || !u.Requested {
+		t.Errorf("after the cooldown: %+v, want allowed", u)
+	}
+
+	g := newFixture(t)
+	g.write(t, `block = ["instagram"]`+"\nlength = \"1h\"")
+	d = g.startWith(t, &fakeSystem{installed: true})
+	g.clk.r.Boot += 2 * time.Hour
+	g.clk.r.Wall = g.clk.r.Wall.Add(2 * time.Hour)
+	st, _ = d.Backend().Status(ctx)
+	if u := st.Uninstall; !u.Allowed || u.Requested {
+		t.Errorf("after the pact ended: %+v, want allowed, nothing requested", u)
 	}
 }

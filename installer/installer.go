@@ -157,8 +157,9 @@ type step struct {
 // Install puts nocontact on the machine, or upgrades it in place: the
 // settings are checked first, then, in order, the running service (if
 // any) is stopped, the binary copied, the settings written (unless a file
-// is there already, which is kept), the service registered (unless it is)
-// and started, the filter's answers awaited, the system's DNS pointed at
+// is there already, which is kept), the service registered (an installed
+// one is removed and registered again, so that its definition is the
+// current rendering) and started, the filter's answers awaited, the system's DNS pointed at
 // it and the hosts layer written. If a step fails, every step before it
 // is undone, last first, and the error says which failed.
 func (in *Installer) Install(ctx context.Context, opt InstallOptions) (err error) {
@@ -232,8 +233,24 @@ func (in *Installer) Install(ctx context.Context, opt InstallOptions) (err error
 		in.say("Installed the settings in %s.", in.Paths.Config)
 	}
 
-	// The service.
-	if !registered {
+	// The service. On an upgrade its definition (systemd unit, launchd
+	// plist, Windows service) is the old version's rendering: it is
+	// removed and registered again, so that it is the current one. If
+	// registering again fails, undoing tries once more, so that the
+	// service the undo starts again exists; once it succeeded there is no
+	// older definition to put back (the service manager renders only the
+	// current one), and it runs the same binary path.
+	if registered {
+		in.log().Info("replacing the service definition with the current one")
+		did("remove the old service definition", in.Service.Install)
+		if err := in.Service.Uninstall(); err != nil {
+			return fmt.Errorf("removing the old service definition to write the current one: %w", err)
+		}
+		if err := in.Service.Install(); err != nil {
+			return fmt.Errorf("registering the service again with the current definition: %w", err)
+		}
+		done[len(done)-1] = step{"replace the service definition", func() error { return nil }}
+	} else {
 		if err := in.Service.Install(); err != nil {
 			return fmt.Errorf("registering the service: %w", err)
 		}

@@ -27,10 +27,14 @@ func (e *events) add(s string)   { e.list = append(e.list, s) }
 func (e *events) String() string { return strings.Join(e.list, "\n") }
 
 // fakeService is a service manager that records what it is asked.
+// definition stands for the unit file or plist the running binary
+// renders; Install writes it as written, like kardianos does.
 type fakeService struct {
-	ev                 *events
-	installed, running bool
-	failStart          error
+	ev                  *events
+	installed, running  bool
+	failStart           error
+	failInstall         error
+	definition, written string
 }
 
 func (f *fakeService) Install() error {
@@ -38,12 +42,17 @@ func (f *fakeService) Install() error {
 	if f.installed {
 		return errors.New("Init already exists")
 	}
+	if f.failInstall != nil {
+		return f.failInstall
+	}
 	f.installed = true
+	f.written = f.definition
 	return nil
 }
 func (f *fakeService) Uninstall() error {
 	f.ev.add("service uninstall")
 	f.installed = false
+	f.written = ""
 	return nil
 }
 func (f *fakeService) Start() error {
@@ -299,7 +308,7 @@ func TestUpgradeInPlace(t *testing.T) {
 	if err := r.in.Install(t.Context(), InstallOptions{Config: []byte("[pact]\nblock = [\"tiktok\"]\n")}); err != nil {
 		t.Fatal(err)
 	}
-	want := "service stop\nservice start\nanswers?\nhosts names"
+	want := "service stop\nservice uninstall\nservice install\nservice start\nanswers?\nhosts names"
 	if got := r.ev.String(); got != want {
 		t.Errorf("upgrade steps:\n%s\nwant:\n%s", got, want)
 	}
@@ -417,5 +426,60 @@ func TestInstallFlushesThroughTheRunner(t *testing.T) {
 	want := commandtest.Lines("resolvectl flush-caches", "resolvectl flush-caches")
 	if d := commandtest.Diff(want, r.run.Ran()); d != "" {
 		t.Error(d)
+	}
+}
+
+// TestUpgradeRewritesTheServiceDefinition: a newer binary renders another
+// unit file or plist; installing over an existing install replaces the
+// registered one with it (stop, unregister, register, start) and leaves
+// the record of the original DNS settings byte for byte as it was.
+func TestUpgradeRewritesTheServiceDefinition(t *testing.T) {
+	r := newRig(t)
+	r.svc.definition = "unit v1"
+	if err := r.in.Install(t.Context(), InstallOptions{Config: r.config("")}); err != nil {
+		t.Fatal(err)
+	}
+	record, err := os.ReadFile(filepath.Join(r.state, osdns.RecordFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolv := r.read("etc/resolv.conf")
+
+	r.svc.definition = "unit v2"
+	r.ev.list = nil
+	if err := r.in.Install(t.Context(), InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "service stop\nservice uninstall\nservice install\nservice start"; !strings.HasPrefix(r.ev.String(), want) {
+		t.Errorf("upgrade steps:\n%s\nwant them to start with:\n%s", r.ev, want)
+	}
+	if r.svc.written != "unit v2" || !r.svc.installed || !r.svc.running {
+		t.Errorf("after the upgrade: definition %q, installed %v, running %v; want unit v2, running", r.svc.written, r.svc.installed, r.svc.running)
+	}
+	if got, _ := os.ReadFile(filepath.Join(r.state, osdns.RecordFile)); !bytes.Equal(got, record) {
+		t.Errorf("the upgrade changed the DNS record:\n%s\nwas:\n%s", got, record)
+	}
+	if got := r.read("etc/resolv.conf"); got != resolv {
+		t.Errorf("the upgrade changed resolv.conf:\n%s\nwas:\n%s", got, resolv)
+	}
+
+	// Registering again fails: the undo tries once more and starts the
+	// service, and the DNS settings stay taken over.
+	r.svc.definition = "unit v3"
+	r.svc.failInstall = errors.New("access denied")
+	r.ev.list = nil
+	if err := r.in.Install(t.Context(), InstallOptions{}); err == nil || !strings.Contains(err.Error(), "registering the service again") {
+		t.Fatalf("Install = %v, want the failed registration", err)
+	}
+	if !osdns.Installed(r.state) || r.read("etc/resolv.conf") != resolv {
+		t.Error("a failed upgrade gave back the DNS settings")
+	}
+	r.svc.failInstall = nil
+	r.ev.list = nil
+	if err := r.in.Install(t.Context(), InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if r.svc.written != "unit v3" || !r.svc.running {
+		t.Errorf("after a retried upgrade: definition %q, running %v", r.svc.written, r.svc.running)
 	}
 }

@@ -134,6 +134,8 @@ func renderStatus(w io.Writer, st control.Status, loc *time.Location) {
 			fmt.Fprintf(w, "  %s (you can ask again after %s)\n", r.Change, when(r.Until, loc))
 		}
 	}
+	fmt.Fprintln(w)
+	renderUninstallStatus(w, st, loc)
 	if len(st.QuietHours) > 0 {
 		fmt.Fprintln(w, "\nQuiet hours:")
 		for _, q := range st.QuietHours {
@@ -176,6 +178,24 @@ func renderStatus(w io.Writer, st control.Status, loc *time.Location) {
 	}
 	if st.Health.Reasserts > 0 {
 		fmt.Fprintf(w, "Something changed this computer's DNS settings %s; nocontact put them back.\n", times(st.Health.Reasserts))
+	}
+}
+
+// renderUninstallStatus writes the line that says whether uninstalling is
+// possible now, and if not, when.
+func renderUninstallStatus(w io.Writer, st control.Status, loc *time.Location) {
+	u := st.Uninstall
+	switch {
+	case u.Allowed:
+		fmt.Fprintln(w, "Uninstalling is allowed now: run 'sudo nocontact uninstall'.")
+	case u.Requested && u.Effective != nil:
+		fmt.Fprintf(w, "Uninstalling is queued: possible on %s. To undo: nocontact cancel %s\n", when(*u.Effective, loc), u.ID)
+	case st.Pact.Strict && st.Pact.End != nil:
+		fmt.Fprintf(w, "Uninstalling is not possible while the strict pact lasts; it will be from %s.\n", when(*st.Pact.End, loc))
+	case st.Pact.Strict:
+		fmt.Fprintln(w, "Uninstalling is not possible while the strict pact lasts.")
+	default:
+		fmt.Fprintf(w, "Uninstalling waits out the cooldown like any loosening: 'sudo nocontact uninstall' asks, and it is possible %s later.\n", st.Pact.Cooldown)
 	}
 }
 

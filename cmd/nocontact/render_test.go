@@ -52,8 +52,10 @@ func TestStatusGolden(t *testing.T) {
 			Now: fixedNow, Blocking: true,
 			Pact:    control.Pact{Active: true, Start: start, End: ptr(end), Cooldown: "24h"},
 			Blocked: []string{"instagram", "whatsapp", "tiktok"}, Domains: []string{"their-blog.example"},
-			Allow:      []string{"help.instagram.com"},
-			Pending:    []control.Pending{{ID: "c3", Change: "stop blocking whatsapp", Effective: fixedNow.Add(23*time.Hour + 12*time.Minute)}},
+			Allow: []string{"help.instagram.com"},
+			Pending: []control.Pending{{ID: "c3", Change: "stop blocking whatsapp", Effective: fixedNow.Add(23*time.Hour + 12*time.Minute)},
+				{ID: "c5", Change: "remove nocontact from this computer", Effective: fixedNow.Add(20 * time.Hour)}},
+			Uninstall:  control.Uninstall{Requested: true, ID: "c5", Effective: ptr(fixedNow.Add(20 * time.Hour))},
 			QuietHours: []control.QuietWindow{{Days: []string{"fri", "sat"}, From: "22:00", To: "07:00", Block: []string{"whatsapp", "instagram"}}},
 			Attempts:   map[string]attempts.Count{"instagram": {Today: 14, Week: 30}, "tiktok": {Today: 0, Week: 2}, "whatsapp": {Today: 1, Week: 1}},
 			Health:     health,
@@ -76,6 +78,7 @@ func TestStatusGolden(t *testing.T) {
 			Pact:       control.Pact{Start: start, End: ptr(start.Add(48 * time.Hour)), Cooldown: "24h", Completed: true},
 			QuietHours: []control.QuietWindow{{Days: []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}, From: "23:00", To: "06:00", Block: []string{"whatsapp"}, Active: true}},
 			Health:     control.Health{Upstreams: []control.UpstreamHealth{{Addr: "192.0.2.53:53"}}},
+			Uninstall:  control.Uninstall{Allowed: true},
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

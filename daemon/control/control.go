@@ -40,6 +40,21 @@ type Status struct {
 	Refused    []Refused                 `json:"refused"` // loosenings a strict pact turned down
 	Attempts   map[string]attempts.Count `json:"attempts"`
 	Health     Health                    `json:"health"`
+	Uninstall  Uninstall                 `json:"uninstall"`
+}
+
+// Uninstall says whether nocontact may be removed from the machine now.
+type Uninstall struct {
+	// Requested is set when an uninstall was asked for ('nocontact
+	// uninstall' while the pact binds): it waits out its cooldown, or has.
+	Requested bool `json:"requested"`
+	// Effective is when the request matures (or matured); ID is its id
+	// for 'nocontact cancel'. Both only with Requested.
+	Effective *time.Time `json:"effective,omitempty"`
+	ID        string     `json:"id,omitempty"`
+	// Allowed is set when uninstalling is possible now: nothing binds,
+	// or a request has waited out its cooldown.
+	Allowed bool `json:"allowed"`
 }
 
 // Pact describes the active pact.

@@ -28,27 +28,63 @@ type dnsClient struct{ env Env }
 
 func (b *dnsClient) Mode() Mode { return ModeDNSClient }
 
-// adapterQuery prints, as JSON, each adapter's alias and its hand-set IPv4
-// and IPv6 servers ("" when they come from DHCP).
+// adapterQuery prints, as JSON, each adapter's alias, its hand-set IPv4
+// and IPv6 servers ("" when they come from DHCP), and the IPv4 servers
+// DHCP gave it (DhcpNameServer, which only the IPv4 Tcpip key has).
 const adapterQuery = `$ErrorActionPreference = 'Stop'; ` +
 	`$a = @(Get-NetAdapter | ForEach-Object { ` +
 	`$k = 'HKLM:\SYSTEM\CurrentControlSet\Services\Tcpip{0}\Parameters\Interfaces\' + $_.InterfaceGuid; ` +
+	`$p4 = Get-ItemProperty -LiteralPath ($k -f '') -ErrorAction SilentlyContinue; ` +
+	`$p6 = Get-ItemProperty -LiteralPath ($k -f '6') -ErrorAction SilentlyContinue; ` +
 	`[pscustomobject]@{ Alias = $_.InterfaceAlias; ` +
-	`V4 = [string](Get-ItemProperty -LiteralPath ($k -f '') -ErrorAction SilentlyContinue).NameServer; ` +
-	`V6 = [string](Get-ItemProperty -LiteralPath ($k -f '6') -ErrorAction SilentlyContinue).NameServer } }); ` +
+	`V4 = [string]$p4.NameServer; V6 = [string]$p6.NameServer; D4 = [string]$p4.DhcpNameServer } }); ` +
 	`ConvertTo-Json -Compress -InputObject $a`
 
 type adapter struct {
 	Alias  string
 	V4, V6 string
+	// D4 is DhcpNameServer: the IPv4 servers DHCP gave the adapter,
+	// separated by spaces (or commas on some versions). Only read for
+	// the forwarding list, never restored.
+	D4 string `json:",omitempty"`
+}
+
+func splitServers(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == ';' })
 }
 
 // static returns the hand-set servers, IPv4 first; none means DHCP.
 func (a adapter) static() []string {
-	split := func(s string) []string {
-		return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == ';' })
+	return append(splitServers(a.V4), splitServers(a.V6)...)
+}
+
+// inUse returns the servers the adapter was asking: per address family,
+// the hand-set ones, or else (IPv4 only) the ones DHCP gave it. What is
+// not an address is left out: this list is a best effort for "system"
+// upstreams, never written back.
+func (a adapter) inUse() []string {
+	v4 := a.V4
+	if strings.TrimSpace(v4) == "" {
+		v4 = a.D4
 	}
-	return append(split(a.V4), split(a.V6)...)
+	return parseServerList(v4 + " " + a.V6)
+}
+
+// parseServerList returns the addresses in a registry list of servers
+// (separated by spaces, commas or semicolons), without duplicates; what
+// is not an address is left out.
+func parseServerList(s string) []string {
+	var out []string
+	for _, f := range splitServers(s) {
+		a, err := netip.ParseAddr(f)
+		if err != nil || a.Zone() != "" {
+			continue
+		}
+		if t := a.String(); !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func (b *dnsClient) powershell(ctx context.Context, script string) ([]byte, error) {
@@ -139,6 +175,12 @@ func (b *dnsClient) Apply(ctx context.Context) error {
 			static = nil
 		}
 		rec.Services = append(rec.Services, savedServers{Name: a.Alias, Servers: static})
+		if static == nil {
+			a.V4, a.V6 = "", "" // ours: what DHCP gives is what it asked
+		}
+		if fwd := a.inUse(); len(fwd) > 0 {
+			rec.Forward = append(rec.Forward, savedServers{Name: a.Alias, Servers: fwd})
+		}
 		added = true
 		b.env.Log.Info("saved the original DNS servers", "adapter", a.Alias, "servers", static)
 	}

@@ -3,6 +3,8 @@ package osdns
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,9 +37,10 @@ func resetCmd(alias string) string {
 func newWindows(t *testing.T) *windows {
 	w := &windows{
 		adapters: []adapter{
-			{Alias: "Ethernet"}, // DHCP
-			{Alias: "Wi-Fi", V4: "1.1.1.1,1.0.0.1", V6: "2606:4700:4700::1111"}, // the user's own
-			{Alias: "Bob's USB", V4: "192.168.8.1"},                             // own IPv4, IPv6 from DHCP
+			{Alias: "Ethernet", D4: "192.168.1.1 192.168.1.2"},                                  // DHCP
+			{Alias: "Wi-Fi", V4: "1.1.1.1,1.0.0.1", V6: "2606:4700:4700::1111", D4: "10.0.0.1"}, // the user's own
+			{Alias: "Bob's USB", V4: "192.168.8.1"},                                             // own IPv4, IPv6 from DHCP
+			{Alias: "Hotspot", D4: "172.20.10.1,192.168.1.1"},                                   // DHCP, comma-separated
 		},
 		stateDir: filepath.Join(t.TempDir(), "state"),
 		run:      &commandtest.Fake{},
@@ -92,10 +95,16 @@ func TestDNSClientApplyAndRestoreExactCommands(t *testing.T) {
 		setCmd(`'Ethernet'`, `'127.0.0.1','::1'`),
 		setCmd(`'Wi-Fi'`, `'127.0.0.1','::1'`),
 		setCmd(`'Bob''s USB'`, `'127.0.0.1','::1'`),
+		setCmd(`'Hotspot'`, `'127.0.0.1','::1'`),
 		"ipconfig /flushdns",
 	)
 	if d := commandtest.Diff(want, w.run.Ran()); d != "" {
 		t.Error("Apply:", d)
+	}
+	// "system" upstreams: what each adapter was asking, DHCP's included.
+	got, err := OriginalResolvers(Env{StateDir: w.stateDir})
+	if want := "[192.168.1.1:53 192.168.1.2:53 1.1.1.1:53 1.0.0.1:53 [2606:4700:4700::1111]:53 192.168.8.1:53 172.20.10.1:53]"; err != nil || fmt.Sprint(got) != want {
+		t.Errorf("OriginalResolvers = %v, %v; want %s", got, err, want)
 	}
 	if err := c.Check(t.Context()); err != nil {
 		t.Errorf("Check = %v", err)
@@ -119,6 +128,7 @@ func TestDNSClientApplyAndRestoreExactCommands(t *testing.T) {
 		setCmd(`'Wi-Fi'`, `'1.1.1.1','1.0.0.1','2606:4700:4700::1111'`),
 		resetCmd(`'Bob''s USB'`),
 		setCmd(`'Bob''s USB'`, `'192.168.8.1'`),
+		resetCmd(`'Hotspot'`),
 		"ipconfig /flushdns",
 	)
 	if d := commandtest.Diff(want, w.run.Ran()); d != "" {
@@ -146,4 +156,16 @@ func TestPSQuote(t *testing.T) {
 			t.Errorf("psQuote(%q) = %s, want %s", in, got, want)
 		}
 	}
+}
+
+func FuzzParseServerList(f *testing.F) {
+	f.Add("192.168.1.1 192.168.1.2")
+	f.Add("1.1.1.1,1.0.0.1;;fe80::1%12 x")
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, a := range parseServerList(s) {
+			if p, err := netip.ParseAddr(a); err != nil || p.String() != a {
+				t.Errorf("not an address: %q", a)
+			}
+		}
+	})
 }

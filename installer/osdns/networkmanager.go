@@ -29,6 +29,15 @@ func (b *nmBackend) Apply(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The servers NetworkManager got, for "system" upstreams: its
+	// no-stub file names them even when its resolv.conf names resolved's
+	// stub; without it, the resolv.conf it wrote.
+	for _, rel := range []string{nmNoStubPath, "run/NetworkManager/resolv.conf", resolvConfPath} {
+		if data, err := b.env.read(rel); err == nil && len(usable(nameservers(data))) > 0 {
+			b.env.saveForward(rec, rel, data)
+			break
+		}
+	}
 	if err := b.env.write(nmDropInPath, nmDropIn, 0o644); err != nil {
 		return err
 	}

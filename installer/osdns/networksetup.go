@@ -76,6 +76,7 @@ func (b *networksetup) Apply(ctx context.Context) error {
 	// Save the originals of the services not in the record yet, all of
 	// them before changing any.
 	added := false
+	var devices map[string]string // read once, when a service is new
 	for _, name := range names {
 		if rec.service(name) != nil {
 			continue
@@ -91,6 +92,12 @@ func (b *networksetup) Apply(ctx context.Context) error {
 			list = nil
 		}
 		rec.Services = append(rec.Services, savedServers{Name: name, Servers: list})
+		if len(list) == 0 && devices == nil {
+			devices = b.devices(ctx)
+		}
+		if fwd := b.inUse(ctx, name, list, devices[name]); len(fwd) > 0 {
+			rec.Forward = append(rec.Forward, savedServers{Name: name, Servers: fwd})
+		}
 		added = true
 		b.env.Log.Info("saved the original DNS servers", "service", name, "servers", list)
 	}
@@ -212,4 +219,128 @@ func describe(list []string) string {
 		return "DHCP"
 	}
 	return strings.Join(list, " ")
+}
+
+// devices maps each network service to its device ("en0"), from
+// `networksetup -listnetworkserviceorder`. It is only for the forwarding
+// list, so a failure is logged and gives none.
+func (b *networksetup) devices(ctx context.Context) map[string]string {
+	out, _, err := b.env.Run.Run(ctx, "networksetup", "-listnetworkserviceorder")
+	if err != nil {
+		b.env.Log.Warn("could not map the network services to their devices; the servers they got from DHCP are not saved for \"system\" upstreams", "err", err)
+		return map[string]string{}
+	}
+	return parseServiceOrder(out)
+}
+
+// inUse returns the servers a service was asking before nocontact: its
+// hand-set ones, or else the ones its device got from DHCP, read from the
+// DHCP packet (`ipconfig getpacket DEVICE`; `ipconfig getoption DEVICE
+// domain_name_server` would print only the first). A service without a
+// device (a VPN) or without a DHCP lease gives none. IPv6 servers learnt
+// from router advertisements are not in the packet and are not saved.
+func (b *networksetup) inUse(ctx context.Context, service string, static []string, device string) []string {
+	if len(static) > 0 {
+		return static
+	}
+	if device == "" {
+		return nil
+	}
+	out, _, err := b.env.Run.Run(ctx, "ipconfig", "getpacket", device)
+	if err != nil {
+		// No DHCP lease on that device: nothing to save.
+		b.env.Log.Info("no DHCP packet for a network service", "service", service, "device", device, "err", err)
+		return nil
+	}
+	list := parseDHCPNameServers(out)
+	b.env.Log.Info("saved the DNS servers DHCP gave a network service, for \"system\" upstreams", "service", service, "device", device, "servers", list)
+	return list
+}
+
+// parseServiceOrder reads `networksetup -listnetworkserviceorder`:
+//
+//	An asterisk (*) denotes that a network service is disabled.
+//	(1) Wi-Fi
+//	(Hardware Port: Wi-Fi, Device: en0)
+//
+//	(*) Old VPN
+//	(Hardware Port: L2TP, Device: )
+//
+// into service name → device, leaving out services without a device. A
+// service's name is the text after its "(N) " or "(*) "; the device is
+// what follows the last ", Device: " on the next line, which must be a
+// single word.
+func parseServiceOrder(out []byte) map[string]string {
+	m := map[string]string{}
+	current := ""
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if rest, ok := strings.CutPrefix(line, "(Hardware Port: "); ok {
+			i := strings.LastIndex(rest, ", Device: ")
+			name := current
+			current = ""
+			if i < 0 || name == "" || !strings.HasSuffix(rest, ")") {
+				continue
+			}
+			dev := strings.TrimSuffix(rest[i+len(", Device: "):], ")")
+			if dev == "" || strings.ContainsAny(dev, " \t(),") {
+				continue
+			}
+			m[name] = dev
+			continue
+		}
+		current = ""
+		rest, ok := strings.CutPrefix(line, "(")
+		if !ok {
+			continue
+		}
+		num, name, ok := strings.Cut(rest, ") ")
+		if !ok || name == "" || (num != "*" && strings.Trim(num, "0123456789") != "") || num == "" {
+			continue
+		}
+		current = name
+	}
+	return m
+}
+
+// parseDHCPNameServers returns the addresses of the domain_name_server
+// option in `ipconfig getpacket` output:
+//
+//	domain_name_server (ip_mult): {192.168.1.1, 192.168.1.2}
+//
+// Anything that is not an address is left out.
+func parseDHCPNameServers(out []byte) []string {
+	var list []string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		rest, ok := strings.CutPrefix(line, "domain_name_server ")
+		if !ok {
+			continue
+		}
+		_, rest, ok = strings.Cut(rest, ":")
+		if !ok {
+			continue
+		}
+		rest = strings.TrimSpace(rest)
+		rest, ok = strings.CutPrefix(rest, "{")
+		if !ok {
+			continue
+		}
+		rest, _, ok = strings.Cut(rest, "}")
+		if !ok {
+			continue
+		}
+		for _, f := range strings.Split(rest, ",") {
+			a, err := netip.ParseAddr(strings.TrimSpace(f))
+			if err != nil || a.Zone() != "" {
+				continue
+			}
+			if s := a.String(); !slices.Contains(list, s) {
+				list = append(list, s)
+			}
+		}
+	}
+	return list
 }

@@ -13,6 +13,11 @@ import (
 // servers it forwards to (global and per link), as opposed to its stub.
 const resolvedUplinkPath = "run/systemd/resolve/resolv.conf"
 
+// nmNoStubPath is the resolv.conf NetworkManager writes with the servers
+// it got (even when it hands them to systemd-resolved, whose stub its
+// own resolv.conf then names).
+const nmNoStubPath = "run/NetworkManager/no-stub-resolv.conf"
+
 // Installed reports whether a record of the original settings exists in
 // stateDir: nocontact took over the system's DNS and has not given it
 // back.
@@ -30,12 +35,16 @@ func Installed(stateDir string) bool {
 //     resolv.conf (or, if it was a link, of the file it points at now);
 //   - systemd-resolved: the servers resolved itself forwards to now
 //     (/run/systemd/resolve/resolv.conf), since the saved stub names only
-//     127.0.0.53 and DHCP keeps the per-link servers current; the caller
-//     removes nocontact's own addresses from them;
+//     127.0.0.53 and DHCP keeps the per-link servers current;
 //   - resolvconf: the nameservers resolv.conf lists now, after ours;
-//   - macOS and Windows: the servers set by hand before, per service or
-//     adapter. Those that came from DHCP were not recorded, so a machine
-//     where every one did gives none, and the caller falls back.
+//   - macOS and Windows: the servers each service or adapter was asking
+//     at install, hand-set or from DHCP (the record's forwarding list);
+//     a record from before that list existed gives the hand-set ones.
+//
+// nocontact's own addresses and resolved's stubs (127.0.0.53, 127.0.0.54,
+// which lead back to us) are left out. When that leaves none, the
+// forwarding list saved at install is used: resolved's and
+// NetworkManager's servers as they were then.
 func OriginalResolvers(env Env) ([]netip.AddrPort, error) {
 	rec, err := loadRecord(env.StateDir)
 	if err != nil || rec == nil {
@@ -75,22 +84,69 @@ func OriginalResolvers(env Env) ([]netip.AddrPort, error) {
 		}
 		names = nameservers(b)
 	case ModeNetworksetup, ModeDNSClient:
-		for _, s := range rec.Services {
-			names = append(names, s.Servers...)
+		if len(rec.Forward) == 0 {
+			for _, s := range rec.Services {
+				names = append(names, s.Servers...)
+			}
 		}
 	}
+	out := usable(names)
+	if len(out) == 0 {
+		var fwd []string
+		for _, s := range rec.Forward {
+			fwd = append(fwd, s.Servers...)
+		}
+		out = usable(fwd)
+	}
+	return out, nil
+}
+
+// usable returns the addresses among names that are neither ours nor a
+// stub that leads back to us, on port 53, without duplicates.
+func usable(names []string) []netip.AddrPort {
 	var out []netip.AddrPort
 	for _, n := range names {
 		a, err := netip.ParseAddr(n)
 		if err != nil {
 			continue
 		}
-		ap := netip.AddrPortFrom(a.Unmap(), 53)
-		if !isOurs(a) && !containsAP(out, ap) {
+		a = a.Unmap()
+		ap := netip.AddrPortFrom(a, 53)
+		if !isOurs(a) && !isStub(a) && !containsAP(out, ap) {
 			out = append(out, ap)
 		}
 	}
-	return out, nil
+	return out
+}
+
+// isStub reports whether a is one of systemd-resolved's local stubs,
+// which forward to resolved and so, once it is pointed at us, to us.
+func isStub(a netip.Addr) bool {
+	s := a.Unmap().String()
+	return s == "127.0.0.53" || s == "127.0.0.54"
+}
+
+// saveForward records, once, the servers listed in data (a resolv.conf
+// as its owner writes it) as the forwarding list, under name, when any of
+// them is usable. It is for "system" upstreams only, so a failure is
+// logged, not returned.
+func (env Env) saveForward(rec *record, name string, data []byte) {
+	if len(rec.Forward) > 0 {
+		return
+	}
+	var list []string
+	for _, ap := range usable(nameservers(data)) {
+		list = append(list, ap.Addr().String())
+	}
+	if len(list) == 0 {
+		return
+	}
+	rec.Forward = append(rec.Forward, savedServers{Name: name, Servers: list})
+	if err := saveRecord(env.StateDir, rec); err != nil {
+		env.Log.Warn("could not save the servers the system was asking, for \"system\" upstreams", "err", err)
+		return
+	}
+	env.Log.Info("saved the servers the system was asking, for \"system\" upstreams", "from", name, "servers", list)
 }
 
 // isOurs reports whether a is one of the addresses Apply points the

@@ -155,6 +155,12 @@ type record struct {
 	// servers set by hand before the first Apply; none means they came
 	// from DHCP.
 	Services []savedServers `json:"services,omitempty"`
+	// Forward holds, per service, adapter or source file, the servers the
+	// system was actually asking at the first Apply, DHCP-given ones
+	// included: what "system" upstreams forward to once the live settings
+	// name nocontact. It is never used to restore anything (Services and
+	// Files are), so it may be a best effort.
+	Forward []savedServers `json:"forward,omitempty"`
 }
 
 type savedServers struct {

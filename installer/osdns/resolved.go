@@ -58,8 +58,14 @@ type resolvedBackend struct{ env Env }
 func (b *resolvedBackend) Mode() Mode { return ModeResolved }
 
 func (b *resolvedBackend) Apply(ctx context.Context) error {
-	if _, err := b.env.saveFiles(ModeResolved, resolvedDropInPath); err != nil {
+	rec, err := b.env.saveFiles(ModeResolved, resolvedDropInPath)
+	if err != nil {
 		return err
+	}
+	// What resolved forwards to before our drop-in, for "system"
+	// upstreams when its live list has only ours one day.
+	if up, err := b.env.read(resolvedUplinkPath); err == nil {
+		b.env.saveForward(rec, resolvedUplinkPath, up)
 	}
 	if err := b.env.write(resolvedDropInPath, resolvedDropIn, 0o644); err != nil {
 		return err
