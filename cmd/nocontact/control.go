@@ -55,7 +55,9 @@ func controlFlags(fs *flag.FlagSet) (*string, func() (string, error)) {
 			return "", err
 		}
 		s := cfg.Daemon.ControlSocket
-		if _, err := os.Stat(s); err != nil && runtime.GOOS != "windows" {
+		// A user without rights looks for their own daemon first; when
+		// there is none and no config was named, the installed service's.
+		if _, err := os.Stat(s); err != nil && !flagSet(fs, "config") && runtime.GOOS != "windows" {
 			if _, serr := os.Stat(systemSocket()); serr == nil {
 				return systemSocket(), nil
 			}

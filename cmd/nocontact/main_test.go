@@ -225,11 +225,16 @@ func TestRunErrors(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
-	cfg := filepath.Join(t.TempDir(), "nocontact.toml")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "nocontact.toml")
+	// A control socket of its own: with no daemon on it, check answers
+	// from the file, whatever else runs on this machine.
 	writeConfig(t, cfg, `[pact]
 block = ["instagram", "twitter"]
 domains = ["their-blog.example"]
 allow = ["help.instagram.com"]
+[daemon]
+control_socket = "`+filepath.Join(dir, "c.sock")+`"
 `)
 	code, out, stderr := runCLI(t, "check", "--config", cfg,
 		"www.instagram.com", "help.instagram.com", "api.twitter.com", "x.their-blog.example", "example.org", "www.reddit.com", "use-application-dns.net")
