@@ -4,10 +4,10 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"strconv"
 	"syscall"
+	"unsafe"
 
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
@@ -52,33 +52,140 @@ func listenUDP(addr netip.AddrPort, n int) ([]*net.UDPConn, error) {
 	return conns, nil
 }
 
-// batchConn reads and writes several datagrams per call (recvmmsg and
-// sendmmsg); ipv4.PacketConn and ipv6.PacketConn both are one.
-type batchConn interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+// mmsgs is one batch of datagrams for recvmmsg or sendmmsg: the kernel's
+// message headers, one buffer and one socket address per message, all
+// allocated once and reused, so a batch costs no allocation and no
+// translation between Go values and the kernel's structures. It must live
+// on the heap (the headers point into it), which newMmsgs sees to.
+type mmsgs struct {
+	hdrs  [batchSize]unix.Mmsghdr
+	iovs  [batchSize]unix.Iovec
+	addrs [batchSize]unix.RawSockaddrInet6 // room for either family
+	bufs  [batchSize][]byte
 }
 
-// serve reads batches of datagrams from c, answers those the fast path
-// can, writes those answers in one batch, and hands the rest to the slow
-// path.
-func (u *udpServer) serve(c *net.UDPConn) {
-	var bc batchConn = ipv4.NewPacketConn(c)
-	if a, ok := netip.AddrFromSlice(c.LocalAddr().(*net.UDPAddr).IP); ok && !a.Unmap().Is4() {
-		bc = ipv6.NewPacketConn(c)
+// newMmsgs returns a batch whose headers point at its own addresses and
+// buffers of UDPSize bytes; withBufs false leaves the buffers for the
+// caller to set (the answers, written elsewhere).
+func newMmsgs(withBufs bool) *mmsgs {
+	b := new(mmsgs)
+	for i := range b.hdrs {
+		h := &b.hdrs[i].Hdr
+		h.Name = (*byte)(unsafe.Pointer(&b.addrs[i]))
+		h.Namelen = unix.SizeofSockaddrInet6
+		h.Iov = &b.iovs[i]
+		h.SetIovlen(1)
+		if withBufs {
+			b.bufs[i] = make([]byte, UDPSize)
+			b.setBuf(i, b.bufs[i])
+		}
 	}
-	in := make([]ipv4.Message, batchSize)
-	out := make([]ipv4.Message, batchSize)
+	return b
+}
+
+// setBuf points message i at p, which must not be empty.
+func (b *mmsgs) setBuf(i int, p []byte) {
+	b.iovs[i].Base = unsafe.SliceData(p)
+	b.iovs[i].SetLen(len(p))
+}
+
+// from returns the sender of received message i. A zone (an IPv6 scope)
+// is written as the interface's number, which package net accepts as
+// well as its name.
+func (b *mmsgs) from(i int) (netip.AddrPort, bool) {
+	sa := &b.addrs[i]
+	switch sa.Family {
+	case unix.AF_INET:
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), netPort(sa4.Port)), true
+	case unix.AF_INET6:
+		a := netip.AddrFrom16(sa.Addr)
+		if sa.Scope_id != 0 {
+			a = a.WithZone(strconv.FormatUint(uint64(sa.Scope_id), 10))
+		}
+		return netip.AddrPortFrom(a, netPort(sa.Port)), true
+	}
+	return netip.AddrPort{}, false
+}
+
+// netPort reads a port kept in network byte order in a uint16.
+func netPort(p uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(&p))
+	return uint16(b[0])<<8 | uint16(b[1])
+}
+
+// serve reads batches of datagrams from c with recvmmsg, answers those the
+// fast path can, writes those answers with one sendmmsg, and hands the
+// rest to the slow path.
+//
+// The system calls are made through c's syscall.RawConn, so that a read
+// with nothing to read waits in the runtime's poller like any other read
+// of a socket. They are raw system calls (the runtime is not told of
+// them, and keeps this goroutine's P meanwhile): the socket is
+// non-blocking, so recvmmsg and sendmmsg return at once, with EAGAIN
+// when there is nothing to read or no room to write, and the runtime
+// would otherwise hand the P to another thread whenever a batch took
+// longer than its syscall threshold, which a batch of answers on loopback
+// does (each one delivered to its client within the call).
+func (u *udpServer) serve(c *net.UDPConn) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		u.s.log.Error("cannot read UDP queries", "addr", c.LocalAddr().String(), "err", err)
+		return
+	}
+	in, out := newMmsgs(true), newMmsgs(false)
 	outBufs := make([][]byte, batchSize)
-	for i := range in {
-		in[i].Buffers = [][]byte{make([]byte, UDPSize)}
-		out[i].Buffers = [][]byte{nil}
+	for i := range outBufs {
 		outBufs[i] = make([]byte, 0, UDPSize)
+	}
+	// The callbacks are made once: a closure made per call would be
+	// allocated per call.
+	var (
+		n, nout, sent int
+		serr          error
+	)
+	recv := func(fd uintptr) bool {
+		for i := range in.hdrs {
+			in.hdrs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
+		}
+		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&in.hdrs[0])), batchSize, 0, 0, 0)
+		switch e {
+		case 0:
+			n, serr = int(r), nil
+		case unix.EAGAIN:
+			return false // wait in the poller until there is something
+		case unix.EINTR:
+			n, serr = 0, nil // nothing read: read again
+		default:
+			n, serr = 0, e
+		}
+		return true
+	}
+	send := func(fd uintptr) bool {
+		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&out.hdrs[sent])), uintptr(nout-sent), 0, 0, 0)
+		switch e {
+		case 0:
+			sent += int(r)
+			if r == 0 {
+				sent++ // nothing sent and no error: do not try for ever
+			}
+		case unix.EAGAIN:
+			return false // the socket's send buffer is full: wait for room
+		case unix.EINTR:
+			// nothing sent: the caller sends the rest again
+		default:
+			// The first one could not be sent (its client went away, say):
+			// it is lost, as a datagram may be.
+			sent++
+		}
+		return true
 	}
 	failures := 0
 	for {
-		n, err := bc.ReadBatch(in, 0)
-		if err != nil {
+		if err := rc.Read(recv); err != nil || serr != nil {
+			if err == nil {
+				err = serr
+			}
 			failures++
 			if u.readFailed(c, err, failures) {
 				return
@@ -86,34 +193,30 @@ func (u *udpServer) serve(c *net.UDPConn) {
 			continue
 		}
 		failures = 0
-		nout := 0
+		nout = 0
 		for i := range n {
-			m := &in[i]
-			ua, ok := m.Addr.(*net.UDPAddr)
+			from, ok := in.from(i)
 			if !ok {
 				continue
 			}
-			from := ua.AddrPort()
-			pkt := m.Buffers[0][:m.N]
-			if !u.s.admit(from.Addr().Unmap()) {
+			pkt := in.bufs[i][:in.hdrs[i].Len]
+			src := from.Addr().Unmap()
+			if !u.s.admit(src) {
 				continue
 			}
-			if a, ok := u.s.fastAnswer(outBufs[nout][:0], pkt, from.Addr().Unmap()); ok {
-				out[nout].Buffers[0] = a
-				out[nout].Addr = m.Addr
+			if a, ok := u.s.fastAnswer(outBufs[nout][:0], pkt, src); ok && len(a) > 0 {
+				out.setBuf(nout, a)
+				out.addrs[nout] = in.addrs[i]
+				out.hdrs[nout].Hdr.Namelen = in.hdrs[i].Hdr.Namelen
 				nout++
 				continue
 			}
 			u.slow(c, pkt, from)
 		}
-		for sent := 0; sent < nout; {
-			k, err := bc.WriteBatch(out[sent:nout], 0)
-			if err != nil || k == 0 {
-				// The first one could not be sent (its client went away,
-				// a full buffer): it is lost, as a datagram may be.
-				k = 1
+		for sent = 0; sent < nout; {
+			if err := rc.Write(send); err != nil {
+				break // closed: the answers go with the socket
 			}
-			sent += k
 		}
 	}
 }

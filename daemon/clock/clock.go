@@ -19,6 +19,7 @@ package clock
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -118,4 +119,25 @@ func Next(last Ledger, r Reading, bootOK bool) Ledger {
 		r.BootID, r.Boot = "", -1
 	}
 	return Ledger{BootID: r.BootID, Boot: r.Boot, Wall: wall, Trusted: trusted}
+}
+
+// bootIDOnce keeps the boot id once it has been read. The id names the
+// boot the process runs in, and a process does not outlive its boot, so
+// one read is enough; reading it again would cost a file or registry read
+// on every Now, which the DNS server calls for each blocked lookup.
+type bootIDOnce struct {
+	id atomic.Pointer[string]
+}
+
+// get returns the kept id, or reads it with read, keeping it when read
+// succeeds with a non-empty id (a failed read is tried again next time).
+func (b *bootIDOnce) get(read func() (string, error)) (string, error) {
+	if p := b.id.Load(); p != nil {
+		return *p, nil
+	}
+	id, err := read()
+	if err == nil && id != "" {
+		b.id.Store(&id)
+	}
+	return id, err
 }

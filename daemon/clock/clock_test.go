@@ -168,3 +168,27 @@ func TestSystem(t *testing.T) {
 		t.Errorf("no boot id on %s", runtime.GOOS)
 	}
 }
+
+func TestBootIDReadOnce(t *testing.T) {
+	var b bootIDOnce
+	reads := 0
+	fail := errors.New("not yet")
+	read := func() (string, error) {
+		reads++
+		if reads == 1 {
+			return "", fail
+		}
+		return "boot-a", nil
+	}
+	if _, err := b.get(read); err != fail {
+		t.Fatalf("first get: %v, want the read's error", err)
+	}
+	for range 3 {
+		if id, err := b.get(read); id != "boot-a" || err != nil {
+			t.Fatalf("get: %q, %v", id, err)
+		}
+	}
+	if reads != 2 {
+		t.Errorf("%d reads, want 2: a failed read is tried again, a good one kept", reads)
+	}
+}

@@ -20,7 +20,7 @@ func (darwinSource) Read() (Reading, error) {
 		return Reading{}, err
 	}
 	wall := time.Now()
-	id, err := unix.Sysctl("kern.bootsessionuuid")
+	id, err := bootSession.get(func() (string, error) { return unix.Sysctl("kern.bootsessionuuid") })
 	if err != nil || id == "" {
 		// kern.boottime moves when the wall clock is set, so it is only
 		// a fallback: a changed id reads as a reboot, which trusts the
@@ -33,3 +33,7 @@ func (darwinSource) Read() (Reading, error) {
 	}
 	return Reading{BootID: id, Boot: time.Duration(ts.Nano()), Wall: wall}, nil
 }
+
+// bootSession keeps kern.bootsessionuuid; the boottime fallback is read
+// each time, as before.
+var bootSession bootIDOnce

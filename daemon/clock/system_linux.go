@@ -20,9 +20,14 @@ func (linuxSource) Read() (Reading, error) {
 		return Reading{}, err
 	}
 	wall := time.Now()
-	id, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	id, err := bootID.get(func() (string, error) {
+		b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+		return strings.TrimSpace(string(b)), err
+	})
 	if err != nil {
 		return Reading{}, err
 	}
-	return Reading{BootID: strings.TrimSpace(string(id)), Boot: time.Duration(ts.Nano()), Wall: wall}, nil
+	return Reading{BootID: id, Boot: time.Duration(ts.Nano()), Wall: wall}, nil
 }
+
+var bootID bootIDOnce

@@ -19,8 +19,12 @@ type windowsSource struct{}
 func (windowsSource) Read() (Reading, error) {
 	boot := windows.DurationSinceBoot()
 	wall := time.Now()
-	return Reading{BootID: bootID(), Boot: boot, Wall: wall}, nil
+	id, _ := bootIDKept.get(func() (string, error) { return bootID(), nil })
+	return Reading{BootID: id, Boot: boot, Wall: wall}, nil
 }
+
+// bootIDKept keeps the boot counter once read ("" is read again).
+var bootIDKept bootIDOnce
 
 func bootID() string {
 	k, err := registry.OpenKey(registry.LOCAL_MACHINE,
