@@ -232,6 +232,13 @@ block = ["all"]
 [dns]
 listen = ["127.0.0.1:$nocontact_port"]
 upstreams = ["127.0.0.1:$standin_port"]
+cache_size = 10000
+
+# Its own state and control socket: run as root, the defaults would be
+# the installed service's (/var/lib/nocontact, /run/nocontact.sock).
+[daemon]
+state_dir = "$tmp/state"
+control_socket = "$tmp/nocontact.sock"
 EOF
 
 {
