@@ -73,12 +73,9 @@ func (env Env) ensureResolvConf(rec *record) error {
 
 // checkResolvConf compares resolv.conf with ours, byte for byte.
 func (env Env) checkResolvConf(mode Mode) error {
-	rec, err := loadFor(env, mode)
+	rec, err := appliedRecord(env, mode)
 	if err != nil {
 		return err
-	}
-	if rec == nil {
-		return fmt.Errorf("%w: they were never applied", ErrDrifted)
 	}
 	now, err := env.capture(resolvConfPath)
 	if err != nil {

@@ -198,12 +198,8 @@ func (b *dnsClient) Apply(ctx context.Context) error {
 }
 
 func (b *dnsClient) Check(ctx context.Context) error {
-	rec, err := loadFor(b.env, ModeDNSClient)
-	if err != nil {
+	if _, err := appliedRecord(b.env, ModeDNSClient); err != nil {
 		return err
-	}
-	if rec == nil {
-		return fmt.Errorf("%w: they were never applied", ErrDrifted)
 	}
 	list, err := b.adapters(ctx)
 	if err != nil {

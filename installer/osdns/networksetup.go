@@ -116,12 +116,8 @@ func (b *networksetup) Apply(ctx context.Context) error {
 }
 
 func (b *networksetup) Check(ctx context.Context) error {
-	rec, err := loadFor(b.env, ModeNetworksetup)
-	if err != nil {
+	if _, err := appliedRecord(b.env, ModeNetworksetup); err != nil {
 		return err
-	}
-	if rec == nil {
-		return fmt.Errorf("%w: they were never applied", ErrDrifted)
 	}
 	names, err := b.services(ctx)
 	if err != nil {

@@ -208,6 +208,16 @@ func removeRecord(stateDir string) error {
 }
 
 // loadFor returns the record, checking it was written by mode.
+// appliedRecord is loadFor for Check: no record means our settings were
+// never applied, which Check reports as drift.
+func appliedRecord(env Env, mode Mode) (*record, error) {
+	rec, err := loadFor(env, mode)
+	if err == nil && rec == nil {
+		err = fmt.Errorf("%w: they were never applied", ErrDrifted)
+	}
+	return rec, err
+}
+
 func loadFor(env Env, mode Mode) (*record, error) {
 	r, err := loadRecord(env.StateDir)
 	if err != nil || r == nil {

@@ -53,12 +53,9 @@ func (b *resolvconfBackend) Apply(ctx context.Context) error {
 }
 
 func (b *resolvconfBackend) Check(ctx context.Context) error {
-	rec, err := loadFor(b.env, ModeResolvconf)
+	rec, err := appliedRecord(b.env, ModeResolvconf)
 	if err != nil {
 		return err
-	}
-	if rec == nil {
-		return fmt.Errorf("%w: they were never applied", ErrDrifted)
 	}
 	head, err := b.env.read(resolvconfHeadPath)
 	if err != nil {

@@ -76,12 +76,8 @@ func (b *resolvedBackend) Apply(ctx context.Context) error {
 // Check reads the drop-in and asks resolved which global servers it uses
 // now: a drop-in in place that resolved never read counts as drifted.
 func (b *resolvedBackend) Check(ctx context.Context) error {
-	rec, err := loadFor(b.env, ModeResolved)
-	if err != nil {
+	if _, err := appliedRecord(b.env, ModeResolved); err != nil {
 		return err
-	}
-	if rec == nil {
-		return fmt.Errorf("%w: they were never applied", ErrDrifted)
 	}
 	got, err := b.env.read(resolvedDropInPath)
 	if err != nil {
