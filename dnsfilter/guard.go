@@ -22,10 +22,12 @@ const (
 	// buckets are full again are forgotten.
 	maxClients = 4096
 	// maxSlow bounds the queries on the slow path at once (each a
-	// goroutine that may wait up to ForwardTimeout for an upstream). Past
-	// it, new slow-path queries are dropped; the fast path (blocked names,
-	// cache hits) goes on answering.
-	maxSlow = 4096
+	// goroutine that may wait up to ForwardTimeout for an upstream, with
+	// its socket and buffers: about 30 KiB). Past it, new slow-path
+	// queries are dropped; the fast path (blocked names, cache hits) goes
+	// on answering. 1,024 is unbound's num-queries-per-thread; 4,096 let
+	// a flood of random names take the daemon past 120 MiB.
+	maxSlow = 1024
 	// maxTCP bounds the TCP connections served at once; further ones wait
 	// in the kernel's queue. Idle connections are closed after the read
 	// and idle timeouts, so a crowd of silent connections cannot hold the

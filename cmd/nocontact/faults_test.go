@@ -298,8 +298,8 @@ func TestFloodOfRandomNames(t *testing.T) {
 		t.Error("instagram not blocked after the flood")
 	}
 	rss := peakRSS(t, d.cmd.Process.Pid)
-	if rss > 150*1024 {
-		t.Errorf("peak memory %d MiB after %d queries, want under 150 MiB", rss/1024, n)
+	if rss > 80*1024 {
+		t.Errorf("peak memory %d MiB after %d queries, want under 80 MiB", rss/1024, n)
 	}
 	t.Logf("flood: %d queries sent, peak RSS %d MiB", n, rss/1024)
 }
