@@ -314,29 +314,14 @@ func TestFastPathDoesNotAllocate(t *testing.T) {
 // FuzzFastPath feeds raw packets to both paths: whenever the fast path
 // answers, its answer is byte for byte the slow path's.
 func FuzzFastPath(f *testing.F) {
-	for _, seed := range []struct {
-		name  string
-		qtype uint16
-		edns  bool
-	}{
+	addQuerySeeds(f, []querySeed{
 		{"instagram.com.", dns.TypeA, true},
 		{"WWW.Instagram.com.", dns.TypeAAAA, false},
 		{"host.example.org.", dns.TypeA, true},
 		{"host.example.org.", dns.TypeMX, false},
 		{"nx.example.org.", dns.TypeA, true},
 		{"example.net.", dns.TypeHTTPS, true},
-	} {
-		q := new(dns.Msg)
-		q.SetQuestion(seed.name, seed.qtype)
-		if seed.edns {
-			q.SetEdns0(4096, true)
-		}
-		b, err := q.Pack()
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	})
 	fx := newFastFixture(f)
 	lo := netip.MustParseAddr("127.0.0.1")
 	f.Fuzz(func(t *testing.T, pkt []byte) {

@@ -29,29 +29,14 @@ func (echoUpstream) Exchange(_ context.Context, q *dns.Msg) (*dns.Msg, error) {
 // server answers with a message that packs and parses, or stays silent;
 // it never panics.
 func FuzzAnswer(f *testing.F) {
-	for _, seed := range []struct {
-		name  string
-		qtype uint16
-		edns  bool
-	}{
+	addQuerySeeds(f, []querySeed{
 		{"instagram.com.", dns.TypeA, true},
 		{"www.instagram.com.", dns.TypeAAAA, false},
 		{"example.org.", dns.TypeHTTPS, true},
 		{"use-application-dns.net.", dns.TypeA, false},
 		{"_dns.resolver.arpa.", dns.TypeSVCB, true},
 		{`a\.b.instagram.com.`, dns.TypeTXT, true},
-	} {
-		q := new(dns.Msg)
-		q.SetQuestion(seed.name, seed.qtype)
-		if seed.edns {
-			q.SetEdns0(4096, true)
-		}
-		b, err := q.Pack()
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	})
 	p, err := NewPolicy(testCatalog(f), Spec{Platforms: []string{"instagram", "tiktok"}, Domains: []string{"example.net"}, Allow: []string{"help.instagram.com"}})
 	if err != nil {
 		f.Fatal(err)
@@ -83,4 +68,28 @@ func FuzzAnswer(f *testing.F) {
 			t.Fatalf("answer ID %d, want %d", back.Id, q.Id)
 		}
 	})
+}
+
+// querySeed is a question a fuzz target starts from.
+type querySeed struct {
+	name  string
+	qtype uint16
+	edns  bool
+}
+
+// addQuerySeeds adds each seed to f as a packed query (EDNS with the DO
+// bit where asked).
+func addQuerySeeds(f *testing.F, seeds []querySeed) {
+	for _, seed := range seeds {
+		q := new(dns.Msg)
+		q.SetQuestion(seed.name, seed.qtype)
+		if seed.edns {
+			q.SetEdns0(4096, true)
+		}
+		b, err := q.Pack()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 }
