@@ -212,7 +212,7 @@ func TestAttemptsSurviveRestart(t *testing.T) {
 	d.waitFor(t, "stopped")
 	d.cmd.Wait()
 
-	d = startDaemon(t, cfgPath)
+	startDaemon(t, cfgPath)
 	if got := statusJSON(t, sock).Attempts["instagram"]; got.Today != 1 || got.Week != 1 {
 		t.Errorf("after a restart: %+v, want the attempt from before it", got)
 	}
