@@ -37,6 +37,9 @@ type Reading struct {
 // Source reads the machine's clocks. System returns the real one; tests
 // use a fake.
 type Source interface {
+	// Read returns the clocks now. When the boot clock (or the boot id)
+	// cannot be read it returns an error, and the Reading still carries
+	// the wall time, which is then all that counts.
 	Read() (Reading, error)
 }
 
@@ -76,11 +79,9 @@ func (c *Clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r, err := c.src.Read()
-	if err != nil {
-		// No boot clock: treat it as a reboot, which trusts the wall clock
-		// within the bounds the ledger sets.
-		r = Reading{Wall: time.Now()}
-	}
+	// Without a boot clock the reading counts as a reboot, which trusts
+	// its wall time within the bounds the ledger sets (Next ignores the
+	// boot id and boot clock of a failed reading).
 	c.last = Next(c.last, r, err == nil)
 	return c.last.Trusted
 }

@@ -15,11 +15,11 @@ func System() Source { return darwinSource{} }
 type darwinSource struct{}
 
 func (darwinSource) Read() (Reading, error) {
+	wall := time.Now()
 	var ts unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
-		return Reading{}, err
+		return Reading{Wall: wall}, err
 	}
-	wall := time.Now()
 	id, err := bootSession.get(func() (string, error) { return unix.Sysctl("kern.bootsessionuuid") })
 	if err != nil || id == "" {
 		// kern.boottime moves when the wall clock is set, so it is only
@@ -27,7 +27,7 @@ func (darwinSource) Read() (Reading, error) {
 		// wall clock no further than the ledger allows.
 		tv, terr := unix.SysctlTimeval("kern.boottime")
 		if terr != nil {
-			return Reading{}, terr
+			return Reading{Wall: wall}, terr
 		}
 		id = fmt.Sprintf("boottime-%d", tv.Sec)
 	}
