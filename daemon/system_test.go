@@ -17,6 +17,7 @@ import (
 
 	"github.com/nocontact/nocontact/dnsfilter"
 	"github.com/nocontact/nocontact/dnsfilter/catalog"
+	"github.com/nocontact/nocontact/internal/wait"
 )
 
 // fakeSystem is an installed (or not) machine whose DNS settings drift
@@ -246,7 +247,9 @@ func TestNoUsableSystemUpstreamStillAnswers(t *testing.T) {
 	f.write(t, `block = ["instagram"]`)
 	writeFile(t, f.cfg, strings.Replace(readFile(t, f.cfg), `upstreams = ["127.0.0.1:9"]`, `upstreams = ["system"]`, 1))
 	root := t.TempDir() // its etc/resolv.conf names only nocontact
-	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	writeFile(t, filepath.Join(root, "etc", "resolv.conf"), "# written by nocontact\n")
 	cat, err := catalog.Builtin()
 	if err != nil {
@@ -273,14 +276,12 @@ func TestNoUsableSystemUpstreamStillAnswers(t *testing.T) {
 		}
 	}()
 	var addr string
-	for deadline := time.Now().Add(5 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	wait.For(t, "the filter to listen", func() bool {
 		if a := d.srv.Addrs(); len(a) > 0 {
 			addr = a[0].String()
 		}
-	}
-	if addr == "" {
-		t.Fatal("the filter never listened")
-	}
+		return addr != ""
+	})
 	ask := func(name string) *dns.Msg {
 		t.Helper()
 		q := new(dns.Msg)

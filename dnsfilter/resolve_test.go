@@ -15,6 +15,7 @@ import (
 	"github.com/nocontact/nocontact/dnsfilter/cache"
 	"github.com/nocontact/nocontact/dnsfilter/dnstest"
 	"github.com/nocontact/nocontact/dnsfilter/upstream"
+	"github.com/nocontact/nocontact/internal/wait"
 )
 
 // slowLimit is the generous bound asserted on an answer the 4 s budget
@@ -223,9 +224,7 @@ func TestInFlightQuestionsShareOneExchange(t *testing.T) {
 	arrived.Wait()
 	// Hold the one exchange until every other caller has joined it.
 	k := cache.Key{Name: "example.org.", Qtype: dns.TypeA, Qclass: dns.ClassINET}
-	for s.flights.waiting(k) < n-1 {
-		time.Sleep(time.Millisecond)
-	}
+	wait.For(t, "every other caller to join the exchange", func() bool { return s.flights.waiting(k) >= n-1 })
 	close(release)
 	wg.Wait()
 	if counter.Count() != 1 {

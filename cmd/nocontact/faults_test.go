@@ -17,22 +17,12 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/nocontact/nocontact/dnsfilter/dnstest"
+	"github.com/nocontact/nocontact/internal/wait"
 )
 
 // long reports whether the long-running fault variants were asked for
 // (NOCONTACT_LONG=1; see RELIABILITY.md).
 func long() bool { return os.Getenv("NOCONTACT_LONG") == "1" }
-
-// eventually polls cond until it holds; the bound only catches a hang.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("gave up waiting for %s", what)
-}
 
 // load sends queries with random names from its own sockets (many source
 // ports) until stop is closed, and reports how many it sent.
@@ -86,7 +76,7 @@ func TestKillNineUnderLoad(t *testing.T) {
 	if len(before.Pending) != 1 {
 		t.Fatalf("pending %+v, want the unblocking of tiktok", before.Pending)
 	}
-	eventually(t, "the attempt counts on disk", func() bool {
+	wait.For(t, "the attempt counts on disk", func() bool {
 		_, err := os.Stat(filepath.Join(state, "attempts"))
 		return err == nil
 	})
@@ -127,12 +117,22 @@ func TestDamagedStateFailsClosed(t *testing.T) {
 		name string
 		do   func(path string)
 	}{
-		{"garbage", func(p string) { os.WriteFile(p, []byte("\x00\xffnot a state file at all"), 0o600) }},
+		{"garbage", func(p string) {
+			if err := os.WriteFile(p, []byte("\x00\xffnot a state file at all"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{"truncated", func(p string) {
 			b, _ := os.ReadFile(p)
-			os.WriteFile(p, b[:len(b)/2], 0o600)
+			if err := os.WriteFile(p, b[:len(b)/2], 0o600); err != nil {
+				t.Fatal(err)
+			}
 		}},
-		{"empty", func(p string) { os.WriteFile(p, nil, 0o600) }},
+		{"empty", func(p string) {
+			if err := os.WriteFile(p, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
 	} {
 		t.Run(damage.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -175,7 +175,9 @@ func TestFullDisk(t *testing.T) {
 	up := upstreamZone(t).String()
 	dir := t.TempDir()
 	cfg, state := filepath.Join(dir, "nocontact.toml"), filepath.Join(dir, "state")
-	os.Mkdir(state, 0o700)
+	if err := os.Mkdir(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	text := func(block string) string {
 		return pactConfig(t, up, state, "block = ["+block+"]\nlength = \"30d\"\ncooldown = \"1h\"")
 	}

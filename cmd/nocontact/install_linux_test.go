@@ -24,6 +24,7 @@ import (
 	"github.com/nocontact/nocontact/installer/command/commandtest"
 	"github.com/nocontact/nocontact/installer/osdns"
 	"github.com/nocontact/nocontact/installer/unit"
+	"github.com/nocontact/nocontact/internal/wait"
 )
 
 // e2eChildEnv marks the copy of the test binary that runs inside the
@@ -171,17 +172,25 @@ func installChild(t *testing.T, parentNS string) {
 
 	dir := t.TempDir()
 	etc := filepath.Join(dir, "etc")
-	os.Mkdir(etc, 0o755)
+	if err := os.Mkdir(etc, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range []string{"hosts", "host.conf", "gai.conf", "passwd", "group"} {
 		if b, err := os.ReadFile(filepath.Join("/etc", name)); err == nil {
-			os.WriteFile(filepath.Join(etc, name), b, 0o644)
+			if err := os.WriteFile(filepath.Join(etc, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	// Names come from the hosts file and DNS only (not a resolved or nscd
 	// outside the namespace), and DNS is the stand-in upstream, as if DHCP
 	// had said so.
-	os.WriteFile(filepath.Join(etc, "nsswitch.conf"), []byte("passwd: files\ngroup: files\nhosts: files dns\n"), 0o644)
-	os.WriteFile(filepath.Join(etc, "resolv.conf"), []byte("# from DHCP\nsearch lan\nnameserver 127.0.0.2\n"), 0o644)
+	if err := os.WriteFile(filepath.Join(etc, "nsswitch.conf"), []byte("passwd: files\ngroup: files\nhosts: files dns\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(etc, "resolv.conf"), []byte("# from DHCP\nsearch lan\nnameserver 127.0.0.2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := unix.Mount(etc, "/etc", "", unix.MS_BIND, ""); err != nil {
 		t.Fatalf("bind-mounting a copy of /etc over /etc: %v", err)
 	}
@@ -210,7 +219,7 @@ func installChild(t *testing.T, parentNS string) {
 	state := filepath.Join(dir, "state")
 	paths := unit.Paths{Executable: filepath.Join(dir, "bin", "nocontact"), Config: "/etc/nocontact/nocontact.toml"}
 	settings := filepath.Join(dir, "mine.toml")
-	os.WriteFile(settings, []byte(fmt.Sprintf(`[pact]
+	if err := os.WriteFile(settings, []byte(fmt.Sprintf(`[pact]
 block = ["instagram"]
 length = "30d"
 cooldown = "3s"
@@ -220,7 +229,9 @@ upstreams = ["system"]
 [daemon]
 state_dir = %q
 control_socket = %q
-`, state, filepath.Join(dir, "c.sock"))), 0o644)
+`, state, filepath.Join(dir, "c.sock"))), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	svc := &inProcessService{t: t, cfg: paths.Config}
 	run := &commandtest.Fake{} // no command reaches the system outside
 	old := installDeps
@@ -295,18 +306,13 @@ control_socket = %q
 	}
 
 	// A DHCP client rewrites resolv.conf: the daemon puts it back.
-	os.WriteFile("/etc/resolv.conf", []byte("# dhclient\nnameserver 10.9.9.9\n"), 0o644)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		rc, _ := os.ReadFile("/etc/resolv.conf")
-		if bytes.Contains(rc, []byte("nameserver 127.0.0.1\n")) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the daemon did not undo the DHCP rewrite:\n%s", rc)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := os.WriteFile("/etc/resolv.conf", []byte("# dhclient\nnameserver 10.9.9.9\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
+	wait.For(t, "the daemon to undo the DHCP rewrite of /etc/resolv.conf", func() bool {
+		rc, _ := os.ReadFile("/etc/resolv.conf")
+		return bytes.Contains(rc, []byte("nameserver 127.0.0.1\n"))
+	})
 	cat, err := catalog.Builtin()
 	if err != nil {
 		t.Fatal(err)
@@ -330,16 +336,11 @@ control_socket = %q
 	if !osdns.Installed(state) {
 		t.Fatal("uninstall went ahead during the cooldown")
 	}
-	deadline = time.Now().Add(20 * time.Second)
-	for {
+	if !wait.Within(wait.Timeout, func() bool {
 		code, out, errs = runCLI(t, "uninstall")
-		if code == 0 && strings.Contains(out, "nocontact is uninstalled") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("uninstall after the cooldown: %d\n%s\n%s", code, out, errs)
-		}
-		time.Sleep(500 * time.Millisecond)
+		return code == 0 && strings.Contains(out, "nocontact is uninstalled")
+	}) {
+		t.Fatalf("uninstall after the cooldown: %d\n%s\n%s", code, out, errs)
 	}
 	t.Logf("uninstall said:\n%s", out)
 	for p, want := range before {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/nocontact/nocontact/dnsfilter/dnstest"
+	"github.com/nocontact/nocontact/internal/wait"
 )
 
 // limit is the generous bound on an Exchange that the 4 s budget promises:
@@ -21,7 +22,7 @@ func zone(t testing.TB) *dnstest.Zone {
 	return dnstest.NewZone(t, "example.org. 60 IN A 192.0.2.1")
 }
 
-func ask(t *testing.T, f *Forwarder) (*dns.Msg, error, time.Duration) {
+func ask(t *testing.T, f *Forwarder) (*dns.Msg, time.Duration, error) {
 	t.Helper()
 	q := new(dns.Msg)
 	q.SetQuestion("example.org.", dns.TypeA)
@@ -29,7 +30,7 @@ func ask(t *testing.T, f *Forwarder) (*dns.Msg, error, time.Duration) {
 	q.Id = 4242
 	start := time.Now()
 	r, err := f.Exchange(context.Background(), q)
-	return r, err, time.Since(start)
+	return r, time.Since(start), err
 }
 
 // TestMisbehavingUpstreams runs each kind of broken upstream alone and in
@@ -56,7 +57,7 @@ func TestMisbehavingUpstreams(t *testing.T) {
 			t.Parallel()
 			bad := dnstest.Serve(t, tt.h(t))
 			alone, _ := NewForwarder([]netip.AddrPort{bad}, 0, nil)
-			r, err, took := ask(t, alone)
+			r, took, err := ask(t, alone)
 			if took > limit {
 				t.Errorf("alone: took %v, want at most 4 s (asserted < %v)", took, limit)
 			}
