@@ -107,6 +107,7 @@ type Daemon struct {
 	log   *slog.Logger
 	loc   *time.Location
 	clk   *clock.Clock
+	dir   string // the state folder, fixed for the life of the process
 	path  string // the state file
 	wake  chan struct{}
 	srv   *dnsfilter.Server
@@ -156,7 +157,8 @@ func New(opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.cfg = cfg
-	d.path = filepath.Join(cfg.Daemon.StateDir, stateName)
+	d.dir = cfg.Daemon.StateDir
+	d.path = filepath.Join(d.dir, stateName)
 	req := pact.FromConfig(cfg)
 
 	p, err := d.readState()
@@ -178,7 +180,7 @@ func New(opts Options) (*Daemon, error) {
 	d.warnPermissions()
 	// A state that cannot be written (a full disk) must not stop the
 	// filter: it is reported, and the pact holds in memory.
-	d.saveOrReport()
+	_ = d.saveOrReport() // a failure is logged, and the pact holds in memory
 	for _, c := range d.eng.State().Pending {
 		d.log.Info("change pending", "change", c.What, "id", c.ID, "effective", c.Effective.In(d.loc).Format(time.RFC3339))
 	}
@@ -243,7 +245,7 @@ func (d *Daemon) readState() (persisted, error) {
 		return p, err
 	}
 	if err := json.Unmarshal(body, &p); err != nil {
-		aside := d.path + ".damaged-" + time.Now().UTC().Format("20060102T150405Z")
+		aside := d.path + ".damaged-" + time.Now().UTC().Format("20060102T150405Z") //nolint:forbidigo // only names the file kept for inspection; no pact time
 		if rerr := renameAside(d.path, aside); rerr != nil {
 			aside = ""
 		}
@@ -282,7 +284,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		d.srv.Shutdown(sctx)
+		if serr := d.srv.Shutdown(sctx); serr != nil {
+			d.log.Warn("the filter did not stop cleanly", "err", serr)
+		}
 		return err
 	}
 	d.mu.Lock()
@@ -303,14 +307,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			ctl.Shutdown(sctx)
+			if cerr := ctl.Shutdown(sctx); cerr != nil {
+				d.log.Warn("the control socket did not close cleanly", "err", cerr)
+			}
 			err := d.srv.Shutdown(sctx)
 			d.saveAttempts()
 			d.mu.Lock()
 			if d.up != nil {
 				d.up.Close()
 			}
-			d.saveOrReport()
+			_ = d.saveOrReport() // a failure is logged, and the pact holds in memory
 			d.mu.Unlock()
 			d.log.Info("stopped")
 			return err
@@ -384,7 +390,7 @@ func (d *Daemon) step() time.Duration {
 	d.publish(now)
 	d.logResult(res)
 	if res.Changed() || now.Sub(d.saved) >= saveEvery {
-		d.saveOrReport()
+		_ = d.saveOrReport() // a failure is logged, and the pact holds in memory
 	}
 	d.saveAttempts()
 	wait := maxSleep
@@ -483,7 +489,7 @@ func (d *Daemon) Reload() error {
 	res := d.eng.Reload(pact.FromConfig(cfg), now)
 	d.publish(now)
 	d.logResult(res)
-	d.saveOrReport()
+	_ = d.saveOrReport() // a failure is logged, and the pact holds in memory
 	d.warnPermissions()
 	d.log.Info("config reloaded", "config", d.opts.ConfigPath, "pending", len(d.eng.State().Pending))
 	d.poke()
@@ -628,7 +634,10 @@ func (e *noUpstreamError) Advice(configPath string) string {
 // serveControl opens the control socket and answers on it until ctl is
 // shut down.
 func (d *Daemon) serveControl() (*control.Server, error) {
-	lns, err := control.Listen(d.cfg.Daemon.ControlSocket)
+	d.mu.Lock()
+	socket := d.cfg.Daemon.ControlSocket
+	d.mu.Unlock()
+	lns, err := control.Listen(socket)
 	if err != nil {
 		return nil, fmt.Errorf("%w; set [daemon] control_socket to another path if this one cannot be used", err)
 	}
@@ -647,7 +656,7 @@ func (d *Daemon) serveControl() (*control.Server, error) {
 // loadAttempts reads the saved attempt counts; damaged or missing counts
 // start from zero (they are a mirror for the person, not part of the pact).
 func (d *Daemon) loadAttempts() {
-	path := filepath.Join(d.cfg.Daemon.StateDir, attemptsName)
+	path := filepath.Join(d.dir, attemptsName)
 	body, err := statefile.Read(path, attemptsVersion)
 	if err == nil {
 		err = d.attempts.Load(body)
@@ -668,14 +677,14 @@ func (d *Daemon) saveAttempts() {
 	}
 	body, err := d.attempts.Marshal()
 	if err == nil {
-		err = statefile.Write(filepath.Join(d.cfg.Daemon.StateDir, attemptsName), attemptsVersion, body)
+		err = statefile.Write(filepath.Join(d.dir, attemptsName), attemptsVersion, body)
 	}
 	d.saving.report(d.log, err)
 }
 
 // warnPermissions logs what about the files' permissions weakens the pact.
 func (d *Daemon) warnPermissions() {
-	for _, p := range PermissionProblems(d.opts.ConfigPath, d.cfg.Daemon.StateDir) {
+	for _, p := range PermissionProblems(d.opts.ConfigPath, d.dir) {
 		d.log.Warn("permissions: " + p)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // quiet hours keep their zone on machines without a zone database (Windows, minimal containers)
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".

@@ -50,11 +50,11 @@ type Counter struct {
 	changed  bool
 }
 
-// New returns an empty counter reading time from now (time.Now when nil)
-// and counting days in loc (time.Local when nil).
+// New returns an empty counter reading time from now (the daemon's
+// trusted clock; required) and counting days in loc (time.Local when nil).
 func New(now func() time.Time, loc *time.Location) *Counter {
 	if now == nil {
-		now = time.Now
+		panic("attempts.New: no clock")
 	}
 	if loc == nil {
 		loc = time.Local
