@@ -155,8 +155,8 @@ func (s *keyScanner) key() []string {
 	for {
 		s.skipBlank(false)
 		var part string
-		switch c := s.peek(); {
-		case c == '"' || c == '\'':
+		switch c := s.peek(); c {
+		case '"', '\'':
 			s.pos++
 			part = s.quoted(c)
 		default:

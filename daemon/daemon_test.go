@@ -96,7 +96,9 @@ func TestDamagedStateFailsClosed(t *testing.T) {
 			d := f.start(t)
 			// Loosen: the pending change is what a damaged file loses.
 			f.write(t, `block = ["instagram"]`+"\nlength = \"30d\"")
-			d.Reload()
+			if err := d.Reload(); err != nil {
+				t.Fatal(err)
+			}
 			if err := damage.do(d.StatePath()); err != nil {
 				t.Fatal(err)
 			}

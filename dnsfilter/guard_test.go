@@ -97,7 +97,11 @@ func raiseFileLimit(t *testing.T, n uint64) uint64 {
 		old := lim
 		lim.Cur = want
 		if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim) == nil {
-			t.Cleanup(func() { syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old) })
+			t.Cleanup(func() {
+				if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
+					t.Errorf("putting back the open-files limit: %v", err)
+				}
+			})
 		} else {
 			lim = old
 		}
@@ -208,7 +212,7 @@ func TestMalformedTCP(t *testing.T) {
 		// Whatever comes back (FORMERR, or nothing) is read for a moment;
 		// the server must then still answer others.
 		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-		io.ReadAll(c)
+		_, _ = io.ReadAll(c) // the answer, if any, does not matter here
 		c.Close()
 		if r := query(t, ts.addr, "tcp", "www.instagram.com.", dns.TypeA, true); len(r.Answer) != 1 {
 			t.Fatalf("after %s: %v", tt.name, r)

@@ -36,9 +36,17 @@ func netnsPair(t *testing.T) (srv, cli string) {
 		}
 	}
 	run("netns", "add", srv)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", srv).Run() })
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", srv).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del %s: %v: %s", srv, err, out)
+		}
+	})
 	run("netns", "add", cli)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", cli).Run() })
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", cli).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del %s: %v: %s", cli, err, out)
+		}
+	})
 	run("link", "add", "ncA", "netns", srv, "type", "veth", "peer", "name", "ncB", "netns", cli)
 	run("-n", srv, "addr", "add", "10.77.0.1/24", "dev", "ncA")
 	run("-n", cli, "addr", "add", "10.77.0.2/24", "dev", "ncB")

@@ -18,10 +18,6 @@ import (
 // where the OS lets them share it).
 const maxUDPSockets = 16
 
-// batchSize is how many datagrams one read or write call moves at most,
-// where the OS can move several (recvmmsg and sendmmsg on Linux).
-const batchSize = 32
-
 // udpServer serves DNS over UDP on one address in place of miekg/dns's
 // UDP server: on Linux one socket per core sharing the port through
 // SO_REUSEPORT, elsewhere one. Each socket has one reading goroutine that

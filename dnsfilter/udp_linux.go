@@ -11,6 +11,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// batchSize is how many datagrams one read or write call moves at most
+// (recvmmsg and sendmmsg).
+const batchSize = 32
+
 // reusePort: Linux spreads the datagrams sent to one port over the
 // sockets bound to it with SO_REUSEPORT (by a hash of the client's address
 // and port), so each core can read its own socket.

@@ -39,7 +39,7 @@ func (u *udpServer) serve(c *net.UDPConn) {
 			continue
 		}
 		if a, ok := u.s.fastAnswer(out[:0], in[:n], from.Addr().Unmap()); ok {
-			c.WriteToUDPAddrPort(a, from)
+			_, _ = c.WriteToUDPAddrPort(a, from) // a client that went away: nothing to do
 			continue
 		}
 		u.slow(c, in[:n], from)

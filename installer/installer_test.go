@@ -83,7 +83,9 @@ type failingDNS struct {
 
 func (f failingDNS) Apply(ctx context.Context) error {
 	f.ev.add("dns apply")
-	f.Configurator.Apply(ctx)
+	if err := f.Configurator.Apply(ctx); err != nil {
+		return err
+	}
 	return errors.New("the DNS backend failed")
 }
 
@@ -110,7 +112,9 @@ func newRig(t *testing.T) *rig {
 	r := &rig{t: t, root: t.TempDir(), state: filepath.Join(t.TempDir(), "state"), ev: &events{}, run: &commandtest.Fake{}}
 	r.svc = &fakeService{ev: r.ev}
 	r.exe = filepath.Join(t.TempDir(), "nocontact-new")
-	os.WriteFile(r.exe, []byte("new binary"), 0o755)
+	if err := os.WriteFile(r.exe, []byte("new binary"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	r.write("etc/resolv.conf", origResolv)
 	r.write("etc/hosts", origHosts)
 	clock := time.Unix(0, 0)
@@ -144,7 +148,9 @@ func (r *rig) path(rel string) string { return filepath.Join(r.root, filepath.Fr
 
 func (r *rig) write(rel, data string) {
 	r.t.Helper()
-	os.MkdirAll(filepath.Dir(r.path(rel)), 0o755)
+	if err := os.MkdirAll(filepath.Dir(r.path(rel)), 0o755); err != nil {
+		r.t.Fatal(err)
+	}
 	if err := os.WriteFile(r.path(rel), []byte(data), 0o644); err != nil {
 		r.t.Fatal(err)
 	}
@@ -301,7 +307,9 @@ func TestUpgradeInPlace(t *testing.T) {
 	}
 	installedResolv := r.read("etc/resolv.conf")
 	r.ev.list = nil
-	os.WriteFile(r.exe, []byte("newer binary"), 0o755)
+	if err := os.WriteFile(r.exe, []byte("newer binary"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	var out bytes.Buffer
 	r.in.Out = &out
 	// A different --config: the installed one is kept, and said so.
@@ -325,7 +333,9 @@ func TestUpgradeInPlace(t *testing.T) {
 	// A failed upgrade puts the old binary back, starts the service again
 	// and keeps the DNS settings of the first install.
 	r.ev.list = nil
-	os.WriteFile(r.exe, []byte("broken binary"), 0o755)
+	if err := os.WriteFile(r.exe, []byte("broken binary"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	r.in.Answers = func(context.Context, *config.Config) error { return errors.New("crashed") }
 	if err := r.in.Install(t.Context(), InstallOptions{}); err == nil {
 		t.Fatal("Install with a filter that never answers succeeded")
@@ -348,7 +358,9 @@ func TestUninstall(t *testing.T) {
 			if err := r.in.Install(t.Context(), InstallOptions{Config: r.config("")}); err != nil {
 				t.Fatal(err)
 			}
-			os.WriteFile(filepath.Join(r.state, "state"), []byte("the pact"), 0o600)
+			if err := os.WriteFile(filepath.Join(r.state, "state"), []byte("the pact"), 0o600); err != nil {
+				t.Fatal(err)
+			}
 			r.ev.list = nil
 			if err := r.in.Uninstall(t.Context(), UninstallOptions{Purge: purge}); err != nil {
 				t.Fatal(err)
@@ -386,7 +398,9 @@ func TestUninstallStartsTheServiceAgainWhenDNSCannotBeRestored(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A damaged record cannot be restored from.
-	os.WriteFile(filepath.Join(r.state, osdns.RecordFile), []byte("{"), 0o600)
+	if err := os.WriteFile(filepath.Join(r.state, osdns.RecordFile), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	r.ev.list = nil
 	err := r.in.Uninstall(t.Context(), UninstallOptions{})
 	if err == nil || !strings.Contains(err.Error(), "stays installed") {
@@ -405,7 +419,9 @@ func TestFlushCommands(t *testing.T) {
 	if got := FlushCommands("linux", root); got != nil {
 		t.Errorf("linux without resolved: %v", got)
 	}
-	os.MkdirAll(filepath.Join(root, "run", "systemd", "resolve"), 0o755)
+	if err := os.MkdirAll(filepath.Join(root, "run", "systemd", "resolve"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for goos, want := range map[string]string{
 		"linux":   "[[resolvectl flush-caches]]",
 		"darwin":  "[[dscacheutil -flushcache] [killall -HUP mDNSResponder]]",
@@ -419,7 +435,9 @@ func TestFlushCommands(t *testing.T) {
 
 func TestInstallFlushesThroughTheRunner(t *testing.T) {
 	r := newRig(t)
-	os.MkdirAll(r.path("run/systemd/resolve"), 0o755)
+	if err := os.MkdirAll(r.path("run/systemd/resolve"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := r.in.Install(t.Context(), InstallOptions{Config: r.config("")}); err != nil {
 		t.Fatal(err)
 	}

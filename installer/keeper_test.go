@@ -16,11 +16,19 @@ import (
 
 func TestKeeper(t *testing.T) {
 	root, state := t.TempDir(), filepath.Join(t.TempDir(), "state")
-	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
-	os.MkdirAll(filepath.Join(root, "run", "systemd", "resolve"), 0o755)
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "run", "systemd", "resolve"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	resolv := filepath.Join(root, "etc", "resolv.conf")
-	os.WriteFile(resolv, []byte("nameserver 192.0.2.1\n"), 0o644)
-	os.WriteFile(filepath.Join(root, "etc", "hosts"), []byte("127.0.0.1 localhost\n"), 0o644)
+	if err := os.WriteFile(resolv, []byte("nameserver 192.0.2.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc", "hosts"), []byte("127.0.0.1 localhost\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	run := &commandtest.Fake{}
 	k := &Keeper{Root: root, StateDir: state, Run: run, GOOS: "linux",
 		Hosts: hosts.File{Path: filepath.Join(root, "etc", "hosts"), EOL: "\n"}}
@@ -48,7 +56,9 @@ func TestKeeper(t *testing.T) {
 	if runtime.GOOS == "linux" {
 		drain(k.Changes())
 	}
-	os.WriteFile(resolv, []byte("nameserver 10.9.9.9\n"), 0o644)
+	if err := os.WriteFile(resolv, []byte("nameserver 10.9.9.9\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if runtime.GOOS == "linux" {
 		select {
 		case <-k.Changes():

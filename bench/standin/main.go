@@ -133,7 +133,7 @@ func listen(port uint16, h dns.Handler) (*server, error) {
 
 func (s *server) close() {
 	for _, srv := range s.srvs {
-		srv.Shutdown()
+		_ = srv.Shutdown() // exiting anyway
 	}
 }
 

@@ -225,7 +225,9 @@ func mayUninstall(ctx context.Context, w io.Writer, d systemDeps, in *installer.
 	}
 	res, err := c.Uninstall(ctx)
 	if errors.Is(err, control.ErrNotRunning) {
-		in.Service.Start()
+		// A failed start shows as the service still not answering, and
+		// the message below says where to see why.
+		_ = in.Service.Start()
 		if _, err = statusWhenUp(ctx, c, d.wait); err == nil {
 			res, err = c.Uninstall(ctx)
 		}

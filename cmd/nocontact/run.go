@@ -71,7 +71,9 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		wait()
-		prg.Stop(nil)
+		if err := prg.Stop(nil); err != nil {
+			return err
+		}
 		return prg.err
 	}
 	if err := svc.Run(); err != nil {
@@ -106,7 +108,7 @@ func (p *program) wait(signals <-chan os.Signal) {
 		select {
 		case s := <-signals:
 			if s == syscall.SIGHUP {
-				p.d.Reload()
+				_ = p.d.Reload() // a mistake in the file is logged, and the filter goes on as it was
 				continue
 			}
 			p.log.Info("stopping", "signal", s.String())

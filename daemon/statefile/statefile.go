@@ -131,7 +131,7 @@ func Read(path string, version int) ([]byte, error) {
 	if err := os.Rename(path, aside); err != nil {
 		aside = ""
 	} else {
-		syncDir(filepath.Dir(path))
+		_ = syncDir(filepath.Dir(path)) // best effort: the rename happened
 	}
 	return nil, &DamagedError{Path: path, Aside: aside, Reason: reason}
 }

@@ -103,7 +103,9 @@ func TestReadRemovesTemps(t *testing.T) {
 		t.Fatal(err)
 	}
 	leftover := filepath.Join(dir, ".state.12345.tmp")
-	os.WriteFile(leftover, []byte("half"), 0o600)
+	if err := os.WriteFile(leftover, []byte("half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Read(path, 1); err != nil {
 		t.Fatal(err)
 	}

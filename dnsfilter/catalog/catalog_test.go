@@ -518,7 +518,7 @@ func TestParseRejects(t *testing.T) {
 		want []string // substrings of the error
 	}{
 		{"toml syntax", "[[platform]\nid = \"a\"", nil},
-		{"unknown top-level key", "platfrom = 1\n" + ok("a", `domains = ["a.example"]`), []string{"unknown key", "platfrom"}},
+		{"unknown top-level key", "platfrom = 1\n" + ok("a", `domains = ["a.example"]`), []string{"unknown key", "platfrom"}}, //nolint:misspell // the typo is the test's input
 		{"unknown platform key", ok("a", `domains = ["a.example"]`, `domian = "x"`), []string{"unknown key", "domian"}},
 		{"wrong type", ok("a", `domains = "a.example"`), nil},
 		{"missing id", platform(`name = "A"`, `category = "social"`, `domains = ["a.example"]`), []string{"platform 1", "id"}},

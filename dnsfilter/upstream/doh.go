@@ -100,7 +100,7 @@ func (d *doh) exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096)) // only to reuse the connection
 		return nil, fmt.Errorf("HTTP status %s", resp.Status)
 	}
 	if ct := resp.Header.Get("Content-Type"); ct != dnsMessage {

@@ -88,7 +88,7 @@ func (f *Forwarder) CheckLoops(ctx context.Context, arrived func(name string) bo
 			q := new(dns.Msg)
 			q.SetQuestion(name, dns.TypeA)
 			q.SetEdns0(1232, false)
-			f.ExchangeWith(ctx, i, q) // whatever it answers, what matters is where the name went
+			_, _ = f.ExchangeWith(ctx, i, q) // whatever it answers, what matters is where the name went
 			if arrived(name) {
 				f.Drop(i)
 				f.log.Error("upstream dropped: it sends nocontact's questions back to nocontact (a loop); "+

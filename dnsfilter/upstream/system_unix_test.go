@@ -15,12 +15,18 @@ func TestSystemReadsResolvConfUnderRoot(t *testing.T) {
 	if _, err := System(root); err == nil {
 		t.Error("no resolv.conf: no error")
 	}
-	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
-	os.WriteFile(filepath.Join(root, "etc", "resolv.conf"), []byte("search x\n"), 0o644)
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc", "resolv.conf"), []byte("search x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := System(root); err == nil || !strings.Contains(err.Error(), "no nameserver") {
 		t.Errorf("resolv.conf without nameserver: err %v", err)
 	}
-	os.WriteFile(filepath.Join(root, "etc", "resolv.conf"), []byte("nameserver 192.0.2.3\n"), 0o644)
+	if err := os.WriteFile(filepath.Join(root, "etc", "resolv.conf"), []byte("nameserver 192.0.2.3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	got, err := System(root)
 	if err != nil || len(got) != 1 || got[0] != netip.MustParseAddrPort("192.0.2.3:53") {
 		t.Errorf("got %v, %v; want [192.0.2.3:53]", got, err)
@@ -29,8 +35,12 @@ func TestSystemReadsResolvConfUnderRoot(t *testing.T) {
 
 func TestSystemResolversPrefersTheSavedRecord(t *testing.T) {
 	root := t.TempDir()
-	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
-	os.WriteFile(filepath.Join(root, "etc", "resolv.conf"), []byte("nameserver 127.0.0.1\n"), 0o644)
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc", "resolv.conf"), []byte("nameserver 127.0.0.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	saved := []netip.AddrPort{netip.MustParseAddrPort("192.0.2.53:53")}
 	got, err := SystemResolvers(func() ([]netip.AddrPort, error) { return saved, nil }, root)
 	if err != nil || len(got) != 1 || got[0] != saved[0] {

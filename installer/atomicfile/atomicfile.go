@@ -109,7 +109,7 @@ func Symlink(target, path string) error {
 // happened.
 func syncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {
-		d.Sync()
+		_ = d.Sync() // best effort, as said above
 		d.Close()
 	}
 }

@@ -33,7 +33,9 @@ func TestWriteFileReplacesAndKeepsNoTemporaryFiles(t *testing.T) {
 func TestWriteFileReplacesASymlinkNotItsTarget(t *testing.T) {
 	dir := t.TempDir()
 	target := filepath.Join(dir, "stub-resolv.conf")
-	os.WriteFile(target, []byte("nameserver 127.0.0.53\n"), 0o644)
+	if err := os.WriteFile(target, []byte("nameserver 127.0.0.53\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(dir, "resolv.conf")
 	if err := os.Symlink(target, path); err != nil {
 		t.Skip("cannot create symbolic links here:", err)
@@ -62,7 +64,9 @@ func TestWriteFileInPlaceWhenBindMounted(t *testing.T) {
 	for _, errno := range []syscall.Errno{syscall.EBUSY, syscall.EXDEV} {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "hosts")
-		os.WriteFile(path, []byte("127.0.0.1 localhost\n"), 0o644)
+		if err := os.WriteFile(path, []byte("127.0.0.1 localhost\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		before, _ := os.Stat(path)
 		failing := func(o, n string) error { return &os.LinkError{Op: "rename", Old: o, New: n, Err: errno} }
 		if err := writeFile(path, []byte("new"), 0o644, failing); err != nil {
@@ -82,7 +86,9 @@ func TestWriteFileInPlaceWhenBindMounted(t *testing.T) {
 	// Any other rename error is returned, and the file left alone.
 	dir := t.TempDir()
 	path := filepath.Join(dir, "hosts")
-	os.WriteFile(path, []byte("keep"), 0o644)
+	if err := os.WriteFile(path, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	failing := func(o, n string) error { return &os.LinkError{Op: "rename", Old: o, New: n, Err: syscall.EACCES} }
 	if err := writeFile(path, []byte("new"), 0o644, failing); err == nil {
 		t.Error("EACCES from rename: no error")

@@ -104,7 +104,9 @@ func TestBadNames(t *testing.T) {
 
 func TestEnsure(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hosts")
-	os.WriteFile(path, []byte(userHosts), 0o644)
+	if err := os.WriteFile(path, []byte(userHosts), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	f := File{Path: path, EOL: "\n"}
 	for i, tt := range []struct {
 		names   []string

@@ -40,12 +40,18 @@ func TestDetect(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
-			os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+			if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+				t.Fatal(err)
+			}
 			if tt.resolvConf != "" {
-				os.WriteFile(filepath.Join(root, "etc", "resolv.conf"), []byte(tt.resolvConf), 0o644)
+				if err := os.WriteFile(filepath.Join(root, "etc", "resolv.conf"), []byte(tt.resolvConf), 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if tt.debianDir {
-				os.MkdirAll(filepath.Join(root, "etc", "resolvconf", "resolv.conf.d"), 0o755)
+				if err := os.MkdirAll(filepath.Join(root, "etc", "resolvconf", "resolv.conf.d"), 0o755); err != nil {
+					t.Fatal(err)
+				}
 			}
 			d := Detector{
 				Root:                  root,

@@ -32,7 +32,9 @@ func (m *machine) path(rel string) string { return filepath.Join(m.root, filepat
 
 func (m *machine) write(rel, data string) {
 	m.t.Helper()
-	os.MkdirAll(filepath.Dir(m.path(rel)), 0o755)
+	if err := os.MkdirAll(filepath.Dir(m.path(rel)), 0o755); err != nil {
+		m.t.Fatal(err)
+	}
 	if err := os.WriteFile(m.path(rel), []byte(data), 0o644); err != nil {
 		m.t.Fatal(err)
 	}
@@ -65,7 +67,7 @@ func (m *machine) backend(mode Mode) Configurator {
 // after.
 func (m *machine) snapshot() map[string]string {
 	out := map[string]string{}
-	filepath.Walk(m.root, func(p string, fi os.FileInfo, err error) error {
+	err := filepath.Walk(m.root, func(p string, fi os.FileInfo, err error) error {
 		if err != nil || fi.IsDir() {
 			return err
 		}
@@ -79,6 +81,9 @@ func (m *machine) snapshot() map[string]string {
 		out[rel] = fmt.Sprintf("%v %s", fi.Mode().Perm(), b)
 		return nil
 	})
+	if err != nil {
+		m.t.Fatal(err)
+	}
 	return out
 }
 
@@ -151,7 +156,9 @@ func TestFileRestoresASymlinkAndAMissingFile(t *testing.T) {
 	for _, name := range []string{"symlink", "missing"} {
 		t.Run(name, func(t *testing.T) {
 			m := newMachine(t, map[string]string{"run/systemd/resolve/stub-resolv.conf": "nameserver 127.0.0.53\n"})
-			os.MkdirAll(m.path("etc"), 0o755)
+			if err := os.MkdirAll(m.path("etc"), 0o755); err != nil {
+				t.Fatal(err)
+			}
 			if name == "symlink" {
 				if err := os.Symlink("../run/systemd/resolve/stub-resolv.conf", m.path("etc/resolv.conf")); err != nil {
 					t.Skip("no symbolic links here:", err)

@@ -50,7 +50,9 @@ func TestOriginalResolvers(t *testing.T) {
 				t.Fatalf("before Apply: %v, %v; want none", got, err)
 			}
 			if tt.link != "" {
-				os.MkdirAll(m.path("etc"), 0o755)
+				if err := os.MkdirAll(m.path("etc"), 0o755); err != nil {
+					t.Fatal(err)
+				}
 				if err := os.Symlink(tt.link, m.path("etc/resolv.conf")); err != nil {
 					t.Fatal(err)
 				}
@@ -83,7 +85,9 @@ func TestOriginalResolvers(t *testing.T) {
 
 func TestOriginalResolversMacOS(t *testing.T) {
 	m := newMachine(t, nil)
-	saveRecord(m.state, &record{Mode: ModeNetworksetup, Services: []savedServers{{Name: "Wi-Fi", Servers: []string{"9.9.9.9", "149.112.112.112"}}, {Name: "Ethernet"}}})
+	if err := saveRecord(m.state, &record{Mode: ModeNetworksetup, Services: []savedServers{{Name: "Wi-Fi", Servers: []string{"9.9.9.9", "149.112.112.112"}}, {Name: "Ethernet"}}}); err != nil {
+		t.Fatal(err)
+	}
 	got, err := OriginalResolvers(m.env())
 	if want := "[9.9.9.9:53 149.112.112.112:53]"; err != nil || fmt.Sprint(got) != want {
 		t.Errorf("OriginalResolvers = %v, %v; want %s", got, err, want)

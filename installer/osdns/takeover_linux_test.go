@@ -72,7 +72,9 @@ func takeoverChild(t *testing.T, parentNS string) {
 	// and hosts are bind-mounted over their copies, as a container's are.
 	dir := t.TempDir()
 	etc := filepath.Join(dir, "etc")
-	os.Mkdir(etc, 0o755)
+	if err := os.Mkdir(etc, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range []string{"resolv.conf", "hosts", "nsswitch.conf", "host.conf", "gai.conf"} {
 		b, err := os.ReadFile(filepath.Join("/etc", name))
 		if errors.Is(err, os.ErrNotExist) && name != "resolv.conf" && name != "hosts" {

@@ -118,7 +118,9 @@ func TestSystemdAnalyzeVerify(t *testing.T) {
 	}
 	// The plain paths, and paths that need quoting and escaping.
 	odd := filepath.Join(dir, "no contact", "100%")
-	os.MkdirAll(odd, 0o755)
+	if err := os.MkdirAll(odd, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Symlink(bin, filepath.Join(odd, "nocontact")); err != nil {
 		t.Fatal(err)
 	}
@@ -127,9 +129,13 @@ func TestSystemdAnalyzeVerify(t *testing.T) {
 		{Executable: filepath.Join(odd, "nocontact"), Config: `/etc/"x"/$HOME.toml`},
 	} {
 		unitDir := filepath.Join(dir, fmt.Sprint(i))
-		os.MkdirAll(unitDir, 0o755)
+		if err := os.MkdirAll(unitDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
 		path := filepath.Join(unitDir, "nocontact.service")
-		os.WriteFile(path, []byte(Systemd(p)), 0o644)
+		if err := os.WriteFile(path, []byte(Systemd(p)), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		cmd := exec.Command("systemd-analyze", "verify", "--man=no", path)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
