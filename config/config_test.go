@@ -202,7 +202,7 @@ control_socket = "/srv/nocontact/control.sock"
 			{From: "13:00", To: "14:00", DayMask: AllDays, FromMinute: 13 * 60, ToMinute: 14 * 60,
 				Platforms: []string{"instagram", "tinder"}, Domains: []string{"their-blog.example.com", "other.example"}},
 		},
-		Daemon: Daemon{StateDir: "/srv/nocontact", ControlSocket: "/srv/nocontact/control.sock"},
+		Daemon: Daemon{StateDir: "/srv/nocontact", ControlSocket: "/srv/nocontact/control.sock", Written: []string{"state_dir", "control_socket"}},
 		DNS: DNS{
 			Listen:       []string{"127.0.0.1:0", "[::1]:5353", "192.168.1.2:53"},
 			Upstreams:    []string{"System", "9.9.9.9", "1.1.1.1:5353", "2620:fe::fe", "[2620:fe::9]:853", "tls://Dns.Quad9.net.@9.9.9.9", "TLS://[2620:fe::fe]:8853", "https://dns.quad9.net/dns-query", "https://9.9.9.9:8443/q?x=1"},

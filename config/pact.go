@@ -65,6 +65,11 @@ type Daemon struct {
 	// $XDG_RUNTIME_DIR (Linux) or in the state directory, and
 	// \\.\pipe\nocontact-USER on Windows. Parse fills it in.
 	ControlSocket string `toml:"control_socket"`
+
+	// Written lists the keys of this table the file itself sets
+	// ("state_dir", "control_socket"), before defaults are filled in: the
+	// installed service ignores them, and says so.
+	Written []string `toml:"-"`
 }
 
 // Env is what Parse learns of the machine for the defaults that depend on
@@ -319,6 +324,13 @@ func (d *Daemon) validate(w where) error {
 }
 
 func (d *Daemon) fillDefault(env Env) {
+	d.Written = nil
+	if d.StateDir != "" {
+		d.Written = append(d.Written, "state_dir")
+	}
+	if d.ControlSocket != "" {
+		d.Written = append(d.Written, "control_socket")
+	}
 	if d.StateDir == "" {
 		if env.StateDir != nil {
 			d.StateDir = env.StateDir()

@@ -78,7 +78,7 @@ func when(t time.Time, loc *time.Location) string {
 // diff lists the changes that turn act into want at time t. st gives the
 // end of an unlocked pact. The changes come in a fixed order: period, then
 // lists, cooldown, strict and quiet hours.
-func diff(want, act Terms, st *State, t time.Time, loc *time.Location) []Change {
+func diff(want, act Terms, st *State, t time.Time, loc *time.Location, zone string) []Change {
 	var out []Change
 	add := func(c Change) { out = append(out, c) }
 
@@ -150,12 +150,12 @@ func diff(want, act Terms, st *State, t time.Time, loc *time.Location) []Change 
 	wantQ, actQ := windowKeys(want.Quiet), windowKeys(act.Quiet)
 	for _, w := range want.Quiet {
 		if !actQ[w.Key()] {
-			add(Change{Key: "quiet+:" + w.Key(), Op: OpAddQuiet, Window: &w, What: "add quiet hours " + w.String()})
+			add(Change{Key: "quiet+:" + w.Key(), Op: OpAddQuiet, Window: &w, What: "add quiet hours " + w.describe(zone)})
 		}
 	}
 	for _, w := range act.Quiet {
 		if !wantQ[w.Key()] {
-			add(Change{Key: "quiet-:" + w.Key(), Op: OpRemoveQuiet, Window: &w, Loosening: true, What: "remove quiet hours " + w.String()})
+			add(Change{Key: "quiet-:" + w.Key(), Op: OpRemoveQuiet, Window: &w, Loosening: true, What: "remove quiet hours " + w.describe(zone)})
 		}
 	}
 	return out
@@ -224,6 +224,8 @@ func apply(st *State, c Change, at time.Time) {
 	case OpPeriod:
 		a.Start, a.End = c.Start, c.End
 		st.Completed, st.Unlocked, st.UnlockedFrom = time.Time{}, false, ""
+		// A new pact gets a record of its own.
+		st.Record = Record{Since: c.Start}
 		// A new pact is a new decision: an uninstall allowed under the
 		// last one must be asked for again.
 		st.Uninstall = nil

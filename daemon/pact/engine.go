@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nocontact/nocontact/daemon/clock"
 	"github.com/nocontact/nocontact/dnsfilter"
 )
 
@@ -42,6 +43,11 @@ type State struct {
 	// cooldown: nocontact may now be removed, until a new pact starts or
 	// the request is cancelled. Nil when none has.
 	Uninstall *Change `json:"uninstall,omitempty"`
+	// Zones are the rules of the time zones the windows of the pact and
+	// of its pending changes are kept in, by ID (see UseZone).
+	Zones map[string]clock.Zone `json:"zones,omitempty"`
+	// Record is the record of attempts to go around the pact.
+	Record Record `json:"record"`
 }
 
 // Errors of Unlock and Cancel.
@@ -107,16 +113,23 @@ type Engine struct {
 	st     State
 	req    Request
 	hasReq bool
-	loc    *time.Location
+	// zone is the ID of the machine's zone, loc its location: the zone
+	// of requested quiet hours and of the words in changes.
+	zone string
+	loc  *time.Location
+	locs map[string]*time.Location // by zone ID
 }
 
-// New returns an engine continuing from st; loc is the zone of quiet hours
-// and of the words in changes (nil: time.Local).
+// New returns an engine continuing from st; loc is the machine's zone
+// (nil: time.Local), which UseZone can replace with a Zone that keeps its
+// rules in the state. Windows of an older state without a zone are taken
+// to be in loc.
 func New(st State, loc *time.Location) *Engine {
 	if loc == nil {
 		loc = time.Local
 	}
-	e := &Engine{st: st, loc: loc}
+	e := &Engine{st: st, loc: loc, zone: clock.ZoneOf(loc).ID()}
+	e.locs = map[string]*time.Location{e.zone: loc}
 	e.normalize()
 	return e
 }
@@ -125,8 +138,20 @@ func New(st State, loc *time.Location) *Engine {
 // for a first start, and when the state was lost (the request read in its
 // tightest form: a missing start is t, so the period is the longest).
 func Adopt(req Request, t time.Time, loc *time.Location) *Engine {
-	e := New(State{NextID: 1}, loc)
+	return New(State{NextID: 1}, loc).adopt(req, t)
+}
+
+// AdoptIn is Adopt in the machine's zone z (see UseZone).
+func AdoptIn(req Request, t time.Time, z clock.Zone) *Engine {
+	e := New(State{NextID: 1}, z.Location())
+	e.UseZone(z)
+	return e.adopt(req, t)
+}
+
+func (e *Engine) adopt(req Request, t time.Time) *Engine {
+	req.Quiet = e.inZone(req.Quiet)
 	e.st.Active = resolve(req, time.Time{}, t)
+	e.st.Record = Record{Since: e.st.Active.Start}
 	e.req, e.hasReq = req, true
 	e.st.DismissedFor = fingerprint(req)
 	e.reconcile(t)
@@ -136,8 +161,13 @@ func Adopt(req Request, t time.Time, loc *time.Location) *Engine {
 func (e *Engine) normalize() {
 	a := &e.st.Active
 	a.Platforms, a.Domains, a.Allow = set(a.Platforms), set(a.Domains), set(a.Allow)
-	if a.Quiet == nil {
-		a.Quiet = []Window{}
+	a.Quiet = e.inZone(a.Quiet)
+	for i, c := range e.st.Pending {
+		if c.Window != nil && c.Window.Zone == "" {
+			w := *c.Window
+			w.Zone = e.zone
+			e.st.Pending[i].Window = &w
+		}
 	}
 	if e.st.NextID < 1 {
 		e.st.NextID = 1
@@ -178,6 +208,7 @@ func (e *Engine) Reload(req Request, t time.Time) Result {
 	if fp := fingerprint(req); fp != e.st.DismissedFor {
 		e.st.Dismissed, e.st.DismissedFor = nil, fp
 	}
+	req.Quiet = e.inZone(req.Quiet)
 	e.req, e.hasReq = req, true
 	return e.reconcile(t)
 }
@@ -241,6 +272,9 @@ func (e *Engine) Cancel(id string, t time.Time) ([]Change, error) {
 	if len(out) == 0 && id != "all" {
 		return nil, ErrNoChange
 	}
+	for _, c := range out {
+		e.st.Record.add(Event{At: t, Kind: EventCancelled, What: c.What, ID: c.ID})
+	}
 	return out, nil
 }
 
@@ -255,6 +289,7 @@ func (e *Engine) queue(c Change, t time.Time) Change {
 	c.Requested = t
 	c.Effective = t.Add(e.st.Active.Cooldown)
 	e.st.Pending = append(e.st.Pending, c)
+	e.st.Record.add(Event{At: t, Kind: EventQueued, What: c.What, ID: c.ID})
 	return c
 }
 
@@ -266,6 +301,7 @@ func (e *Engine) refuse(c Change, t time.Time) bool {
 		}
 	}
 	e.st.Refused = append(e.st.Refused, Refusal{Change: c, At: t})
+	e.st.Record.add(Event{At: t, Kind: EventRefused, What: c.What})
 	return true
 }
 
@@ -297,7 +333,7 @@ func (e *Engine) reconcile(t time.Time) Result {
 		asked := map[string]bool{}
 		if e.hasReq {
 			want := resolve(e.req, a.Start, t)
-			for _, c := range diff(want, *a, &e.st, t, e.loc) {
+			for _, c := range diff(want, *a, &e.st, t, e.loc, e.zone) {
 				if !c.Loosening {
 					apply(&e.st, c, t)
 					res.Applied = append(res.Applied, c)
@@ -357,6 +393,9 @@ func (e *Engine) reconcile(t time.Time) Result {
 	if e.st.Pending == nil {
 		e.st.Pending = []Change{}
 	}
+	if res.Changed() {
+		e.pruneZones()
+	}
 	return res
 }
 
@@ -400,7 +439,7 @@ func (e *Engine) Snapshot(t time.Time) Snapshot {
 		because(a.Domains, "the pact")
 	}
 	for _, w := range a.Quiet {
-		if w.activeAt(t, e.loc) {
+		if w.activeAt(t, e.windowLoc(w)) {
 			s.Quiet = append(s.Quiet, w)
 			platforms = append(platforms, w.Platforms...)
 			domains = append(domains, w.Domains...)
@@ -436,7 +475,7 @@ func (e *Engine) NextTransition(t time.Time) time.Time {
 		consider(p.Effective)
 	}
 	for _, w := range a.Quiet {
-		consider(w.nextEdge(t, e.loc))
+		consider(w.nextEdge(t, e.windowLoc(w)))
 	}
 	return best
 }

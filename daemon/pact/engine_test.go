@@ -36,7 +36,7 @@ func base() Request {
 	}
 }
 
-var lateNight = Window{Days: config.AllDays, From: 22 * 60, To: 7 * 60, Platforms: []string{"whatsapp"}, Domains: []string{}}
+var lateNight = Window{Days: config.AllDays, From: 22 * 60, To: 7 * 60, Platforms: []string{"whatsapp"}, Domains: []string{}, Zone: "UTC"}
 
 func keys(cs []Change) []string {
 	out := []string{}
@@ -396,7 +396,9 @@ func TestQuietAcrossMidnight(t *testing.T) {
 func TestQuietAcrossDST(t *testing.T) {
 	loc := newYork(t)
 	r := base()
-	r.Platforms, r.Domains, r.Length, r.Quiet = []string{}, []string{}, 0, []Window{lateNight}
+	w := lateNight
+	w.Zone = "" // as the config asks: in the machine's zone
+	r.Platforms, r.Domains, r.Length, r.Quiet = []string{}, []string{}, 0, []Window{w}
 	for _, tt := range []struct {
 		name  string
 		night time.Time // 22:00 local the evening before the change

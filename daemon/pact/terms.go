@@ -55,12 +55,21 @@ type Window struct {
 	To        int      `json:"to"`
 	Platforms []string `json:"platforms"`
 	Domains   []string `json:"domains"`
+	// Zone is the ID (clock.Zone.ID) of the time zone From and To are
+	// in: the machine's zone when the window was asked for. A change of
+	// the machine's zone is then a change of the window, checked like any
+	// other. "" only in requests, before the engine gives them its zone.
+	Zone string `json:"zone,omitempty"`
 }
 
 // Key names the window canonically: two windows with the same key are the
 // same window.
 func (w Window) Key() string {
-	return fmt.Sprintf("%07b %s-%s %s|%s", w.Days, hhmm(w.From), hhmm(w.To), strings.Join(w.Platforms, ","), strings.Join(w.Domains, ","))
+	k := fmt.Sprintf("%07b %s-%s %s|%s", w.Days, hhmm(w.From), hhmm(w.To), strings.Join(w.Platforms, ","), strings.Join(w.Domains, ","))
+	if w.Zone != "" {
+		k += " @" + w.Zone
+	}
+	return k
 }
 
 // String describes the window in plain words: "fri sat 22:00-07:00
