@@ -61,7 +61,9 @@ func serve(t *testing.T, d *Daemon) func(name string) *dns.Msg {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		d.srv.Shutdown(ctx)
+		if err := d.srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
 	})
 	addr := d.srv.Addrs()[0].String()
 	return func(name string) *dns.Msg {

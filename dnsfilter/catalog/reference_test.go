@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,15 +27,13 @@ var adguardGroups = []string{"social_network", "messenger", "dating"}
 // header, then one domain or adblock rule per line.
 func readReference(t *testing.T, file, list string) []refService {
 	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", "reference", file))
+	data, err := os.ReadFile(filepath.Join("testdata", "reference", file))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	var out []refService
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
 		switch {
 		case line == "" || strings.HasPrefix(line, "#"):
 		case strings.HasPrefix(line, "["):
@@ -56,9 +53,6 @@ func readReference(t *testing.T, file, list string) []refService {
 				out[len(out)-1].domains = append(out[len(out)-1].domains, d)
 			}
 		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return out
 }
