@@ -58,10 +58,12 @@ type HostsFile struct {
 
 // Pact is the [pact] table: what to block.
 type Pact struct {
-	// Block names the platforms to block: catalog ids or aliases, in any
-	// case, or "all" for every social, messaging and dating platform.
-	// Default ["all"] when the key is missing; an explicit [] blocks nothing
-	// from the catalog (Domains may still block something).
+	// Block names the platforms to block: catalog ids or aliases, group
+	// names ("video", "payments", ...; see catalog.Groups), or "all" for
+	// every social, messaging, dating and forum platform, in any case,
+	// each expanded by catalog.Expand. Default ["all"] when the key is
+	// missing; an explicit [] blocks nothing from the catalog (Domains may
+	// still block something).
 	Block []string `toml:"block"`
 	// Domains are extra domains to block, each with all its subdomains.
 	// Stored trimmed, lower-case, without a trailing dot and without
@@ -333,7 +335,7 @@ func (p *Pact) validate(cat *catalog.Catalog, w where) error {
 	p.Block = nonNil(p.Block)
 	// Resolve each entry alone first, to point at the line of the bad one.
 	for i, n := range p.Block {
-		if _, err := cat.Resolve([]string{n}); err != nil {
+		if _, err := cat.Expand(n); err != nil {
 			return w.entryErr("pact.block", i, err)
 		}
 	}

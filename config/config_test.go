@@ -46,6 +46,19 @@ id = "doh"
 name = "Encrypted DNS providers"
 category = "bypass"
 domains = ["dns.google"]
+
+# Groups outside "all".
+[[platform]]
+id = "youtube"
+name = "YouTube"
+category = "video"
+domains = ["youtube.com"]
+
+[[platform]]
+id = "venmo"
+name = "Venmo"
+category = "payments"
+domains = ["venmo.com"]
 `
 
 func newCatalog(t testing.TB) *catalog.Catalog {
@@ -295,6 +308,30 @@ func TestParseSparse(t *testing.T) {
 			}
 			return ""
 		}},
+		{"all and groups", "[pact]\nblock = [\"all\", \"video\", \"payments\"]\n", func(c *Config) string {
+			if want := []string{"instagram", "whatsapp", "tinder", "youtube", "venmo"}; !slices.Equal(c.Pact.Platforms, want) {
+				return fmt.Sprintf("want platforms %q, got %q", want, c.Pact.Platforms)
+			}
+			return ""
+		}},
+		{"a group alone, any case", "[pact]\nblock = [\" Messaging\"]\n", func(c *Config) string {
+			if want := []string{"whatsapp"}; !slices.Equal(c.Pact.Platforms, want) {
+				return fmt.Sprintf("want platforms %q, got %q", want, c.Pact.Platforms)
+			}
+			return ""
+		}},
+		{"a group with no platform", "[pact]\nblock = [\"music\"]\n", func(c *Config) string {
+			if c.Pact.Platforms == nil || len(c.Pact.Platforms) != 0 {
+				return fmt.Sprintf("want platforms [], got %#v", c.Pact.Platforms)
+			}
+			return ""
+		}},
+		{"quiet hours name a group", "[pact]\nblock = [\"ig\"]\n[[quiet_hours]]\nfrom = \"22:00\"\nto = \"07:00\"\nblock = [\"video\", \"whatsapp\"]\n", func(c *Config) string {
+			if want := []string{"whatsapp", "youtube"}; !slices.Equal(c.QuietHours[0].Platforms, want) {
+				return fmt.Sprintf("want quiet-hours platforms %q, got %q", want, c.QuietHours[0].Platforms)
+			}
+			return ""
+		}},
 		{"domains only", "[pact]\nblock = []\ndomains = [\"Example.COM.\"]\n", func(c *Config) string {
 			if !slices.Equal(c.Pact.Domains, []string{"example.com"}) {
 				return fmt.Sprintf("want domains [example.com], got %q", c.Pact.Domains)
@@ -399,6 +436,8 @@ func TestErrors(t *testing.T) {
 		// [pact] values.
 		{"unknown platform", "[pact]\nblock = [\n  \"ig\",\n  \"instagarm\",\n]\n",
 			`nocontact.toml:4: pact.block: `, []string{`unknown platform "instagarm"`, "nocontact platforms", `"all"`}},
+		{"unknown group", "[pact]\nblock = [\"all\", \"videos\"]\n",
+			`nocontact.toml:2: pact.block: `, []string{`unknown platform "videos"`, "nocontact platforms", `"video"`}},
 		{"empty platform name", "[pact]\nblock = [\"\"]\n",
 			`nocontact.toml:2: pact.block: `, []string{`unknown platform ""`}},
 		{"wildcard domain", "[pact]\ndomains = [\"*.instagram.com\"]\n",

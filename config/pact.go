@@ -271,7 +271,7 @@ func (c *Config) validateQuietHours(cat *catalog.Catalog, w where) error {
 			return at("block", -1, `the list is empty, so this window blocks nothing: list platforms, like block = ["whatsapp"], or leave block out to use the pact's list`)
 		}
 		for i, b := range q.Block {
-			if _, err := cat.Resolve([]string{b}); err != nil {
+			if _, err := cat.Expand(b); err != nil {
 				return &fileError{file: w.file, line: w.tableLine("quiet_hours", n, "block", i), key: "quiet_hours.block", err: err}
 			}
 		}

@@ -1,7 +1,7 @@
 // Command blocklist prints, one per line, the domains nocontact blocks with
 // block = ["all"] and nothing else in the config: every domain of the
-// catalog's social, messaging and dating platforms and of the encrypted-DNS
-// bypass group, as the real policy computes them. The benchmark harness
+// catalog platforms "all" stands for (social, messaging, dating, forums)
+// and of the encrypted-DNS bypass group, as the real policy computes them. The benchmark harness
 // (bench/run.sh) turns the list into unbound and dnsmasq configs, so that
 // all three servers block the same names.
 //

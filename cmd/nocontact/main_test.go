@@ -276,7 +276,7 @@ func TestPlatformsAndVersion(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("status %d", code)
 	}
-	for _, want := range []string{"instagram", "whatsapp", "twitter", "tinder", "messaging", "dating", "bypass"} {
+	for _, want := range []string{"instagram", "whatsapp", "twitter", "tinder", "messaging", "dating", "Encrypted DNS", "video"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("platforms output lacks %q:\n%s", want, out)
 		}

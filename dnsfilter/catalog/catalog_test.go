@@ -13,6 +13,11 @@ var requiredIDs = []string{
 	"tiktok", "x", "telegram", "signal", "discord", "linkedin", "reddit",
 	"pinterest", "tumblr", "bereal", "bluesky", "viber", "line", "wechat",
 	"kik", "tinder", "hinge", "bumble", "grindr",
+	// added with the groups (issue 19)
+	"mastodon", "kakaotalk", "zalo", "imo", "xiaohongshu", "lemon8", "truth-social",
+	"zoosk", "eharmony", "lovoo", "tantan", "hily", "muzz", "taimi",
+	"fourchan", "ninegag", "youtube", "twitch", "kick", "venmo", "cash-app",
+	"life360", "strava", "spotify", "steam", "xbox", "playstation", "roblox", "epic-games",
 }
 
 func mustBuiltin(t *testing.T) *Catalog {
@@ -51,7 +56,11 @@ func TestBuiltinParses(t *testing.T) {
 	if got := len(c.Platforms()); got < len(requiredIDs) {
 		t.Errorf("Builtin() has %d platforms, want at least %d", got, len(requiredIDs))
 	}
-	for _, cat := range []Category{Social, Messaging, Dating, Bypass} {
+	cats := []Category{Bypass}
+	for _, g := range Groups() {
+		cats = append(cats, g.Name)
+	}
+	for _, cat := range cats {
 		if len(c.Category(cat)) == 0 {
 			t.Errorf("Builtin() has no platform of category %q, want at least one", cat)
 		}
@@ -70,7 +79,7 @@ func TestBuiltinRequiredPlatforms(t *testing.T) {
 				t.Errorf("Lookup(%q).ID = %q, want %q (an id must not be another platform's alias)", id, p.ID, id)
 			}
 			if p.Category == Bypass {
-				t.Errorf("platform %q has category %q, want social, messaging or dating", id, p.Category)
+				t.Errorf("platform %q has category %q, want a group a person can choose", id, p.Category)
 			}
 		})
 	}
@@ -111,9 +120,15 @@ func TestBuiltinIDsAndAliases(t *testing.T) {
 		if p.Name == "" {
 			t.Errorf("platform %s: empty name", p.ID)
 		}
+		if !isLabel(p.ID) {
+			t.Errorf("platform %s: id, want lower-case letters, digits and '-', starting with a letter", p.ID)
+		}
 		for _, n := range append([]string{p.ID}, p.Aliases...) {
-			if !isLabel(n) || n == All {
+			if !isAlias(n) || n == All {
 				t.Errorf("platform %s: name %q, want lower-case letters, digits and '-', not %q", p.ID, n, All)
+			}
+			if _, isGroup := LookupGroup(n); isGroup {
+				t.Errorf("platform %s: name %q is a group's name", p.ID, n)
 			}
 			if strings.HasPrefix(n, "-") || strings.HasSuffix(n, "-") {
 				t.Errorf("platform %s: name %q starts or ends with '-'", p.ID, n)
@@ -122,40 +137,37 @@ func TestBuiltinIDsAndAliases(t *testing.T) {
 	}
 }
 
-// Names the catalog must never cover: shared CDNs and clouds, companies'
-// unrelated sites, encrypted-DNS providers' parent domains, and iCloud
-// Private Relay, which nocontact answers separately.
-func TestBuiltinLeavesSharedNamesAlone(t *testing.T) {
-	c := mustBuiltin(t)
-	// No catalog domain may equal these names or lie inside them.
-	shared := []string{
-		"akamai.net", "akamaihd.net", "akamaized.net", "akadns.net", "edgekey.net",
-		"edgesuite.net", "cloudfront.net", "amazonaws.com", "fastly.net",
-		"fastlylb.net", "appspot.com", "googleapis.com", "gstatic.com",
-		"googleusercontent.com", "googlevideo.com", "ggpht.com", "azureedge.net",
-		"msedge.net", "cloudflare.net", "workers.dev", "synology.me",
-		"zendesk.com", "sendbird.com", "icloud.com", "youtube.com",
-		"ytimg.com", "bytedance.com", "byteoversea.com", "ibyteimg.com",
-		"capcut.com", "mycdn.me", "sinaimg.cn", "qpic.cn", "qlogo.cn",
-	}
-	// These must stay reachable; the catalog may list a single-purpose
-	// subdomain of them (dns.google.com, weixin.qq.com, dns.quad9.net).
-	parents := []string{
-		"google.com", "microsoft.com", "live.com", "office.net", "qq.com",
-		"naver.jp", "cloudflare.com", "quad9.net", "adguard.com", "opendns.com",
-		"mullvad.net", "nextdns.io", "cleanbrowsing.org", "controld.com",
-		"meta.com", "snap.com", "mail.ru", "kakao.com", "apple.com",
-	}
-	for _, p := range c.Platforms() {
-		for _, d := range p.Domains {
-			for _, s := range shared {
-				if d == s || strings.HasSuffix(d, "."+s) {
-					t.Errorf("platform %s: domain %q is (inside) shared name %q, want it left out", p.ID, d, s)
-				}
+// The catalog rules' forbidden names are themselves valid names, and the
+// two lists do not overlap. Parse enforces them (TestParseRejects), so the
+// built-in catalog, which parses, keeps to them.
+func TestForbiddenNames(t *testing.T) {
+	shared, company := SharedNames(), CompanyNames()
+	for _, list := range [][]string{shared, company} {
+		seen := map[string]bool{}
+		for _, d := range list {
+			if err := CheckDomain(d); err != nil || d != strings.ToLower(d) {
+				t.Errorf("forbidden name %q: %v, want a valid lower-case domain", d, err)
 			}
-			if slices.Contains(parents, d) {
-				t.Errorf("platform %s: domain %q would block a whole unrelated site, want a single-purpose subdomain at most", p.ID, d)
+			if seen[d] {
+				t.Errorf("forbidden name %q listed twice", d)
 			}
+			seen[d] = true
+		}
+	}
+	for _, d := range company {
+		if s := within(d, nameSet(shared)); s != "" {
+			t.Errorf("company name %q lies inside shared name %q: keep it in one list", d, s)
+		}
+	}
+	// A few the review found, which must stay forbidden.
+	for _, d := range []string{"googlevideo.com", "ggpht.com", "akamaized.net", "amazonaws.com", "zendesk.com", "kgslb.com", "zadn.vn", "squareup.com", "icloud.com"} {
+		if !slices.Contains(shared, d) {
+			t.Errorf("SharedNames() lacks %q", d)
+		}
+	}
+	for _, d := range []string{"google.com", "googleapis.com", "kakao.com", "mail.ru", "live.com", "microsoft.com", "qq.com"} {
+		if !slices.Contains(company, d) {
+			t.Errorf("CompanyNames() lacks %q", d)
 		}
 	}
 }
@@ -223,6 +235,25 @@ func TestBuiltinCoverage(t *testing.T) {
 		{"bumble.com", "bumble"},
 		{"grindr.mobi", "grindr"},
 		{"www.pof.com", "plenty-of-fish"},
+		// Added with the groups.
+		{"mastodon.social", "mastodon"},
+		{"katalk.kakao.com", "kakaotalk"},
+		{"dn-m.talk.kakao.com", "kakaotalk"},
+		{"chat.zalo.me", "zalo"},
+		{"www.xiaohongshu.com", "xiaohongshu"},
+		{"teams.live.com", "teams-free"},
+		{"boards.4chan.org", "fourchan"},
+		{"9gag.com", "ninegag"},
+		{"www.zoosk.com", "zoosk"},
+		{"www.twitch.tv", "twitch"},
+		{"venmo.com", "venmo"},
+		{"cash.app", "cash-app"},
+		{"www.life360.com", "life360"},
+		{"www.strava.com", "strava"},
+		{"open.spotify.com", "spotify"},
+		{"api.steampowered.com", "steam"},
+		{"xboxlive.com", "xbox"},
+		{"www.roblox.com", "roblox"},
 		// Bypass: encrypted-DNS names, never the providers' other sites.
 		{"dns.google", "encrypted-dns"},
 		{"dns64.dns.google", "encrypted-dns"},
@@ -250,7 +281,14 @@ func TestBuiltinCoverage(t *testing.T) {
 		{"qq.com", ""},
 		{"mail.qq.com", ""},
 		{"www.naver.jp", ""},
-		{"www.youtube.com", ""},
+		{"www.youtube.com", "youtube"},
+		{"music.youtube.com", "youtube"},
+		{"i.ytimg.com", "youtube"},
+		{"youtubei.googleapis.com", "youtube"},
+		{"rr3---sn-abc.googlevideo.com", ""},
+		{"yt3.ggpht.com", ""},
+		{"www.googleapis.com", ""},
+		{"maps.googleapis.com", ""},
 		{"microsoft.com", ""},
 		{"mask.icloud.com", ""},
 		{"mask-h2.icloud.com", ""},
@@ -262,6 +300,22 @@ func TestBuiltinCoverage(t *testing.T) {
 		{"facebook.com.example.org", ""},
 		{"notfacebook.com", ""},
 		{"protonvpn.com", ""},
+		// Kakao's other services, Mail.ru's mail, work Teams, shops and banks.
+		{"kakao.com", ""},
+		{"map.kakao.com", ""},
+		{"accounts.kakao.com", ""},
+		{"t1.kakaocdn.net", ""},
+		{"e.mail.ru", ""},
+		{"teams.microsoft.com", ""},
+		{"login.live.com", ""},
+		{"outlook.live.com", ""},
+		{"squareup.com", ""},
+		{"www.paypal.com", ""},
+		{"photo-zmp3.zadn.vn", ""},
+		{"www.icloud.com", ""},
+		{"fmipmobile.icloud.com", ""},
+		{"maps.google.com", ""},
+		{"epicgames.dev", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -317,15 +371,26 @@ func TestBuiltinResolveAll(t *testing.T) {
 	}
 	var want []string
 	for _, p := range c.Platforms() {
-		if p.Category != Bypass {
+		if g, ok := LookupGroup(string(p.Category)); ok && g.InAll {
 			want = append(want, p.ID)
 		}
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("Resolve([all]) = %v\nwant %v", got, want)
 	}
+	// "all" keeps its meaning: the everyday groups are not part of it, and
+	// Reddit, which always was, still is.
+	for _, id := range []string{"youtube", "twitch", "venmo", "cash-app", "life360", "strava", "spotify", "steam"} {
+		if slices.Contains(got, id) {
+			t.Errorf("Resolve([all]) contains %q, want it blocked only when named", id)
+		}
+	}
+	if !slices.Contains(got, "reddit") {
+		t.Error("Resolve([all]) lacks reddit")
+	}
 	for _, id := range requiredIDs {
-		if !slices.Contains(got, id) {
+		p, _ := c.Lookup(id)
+		if g, _ := LookupGroup(string(p.Category)); g.InAll && !slices.Contains(got, id) {
 			t.Errorf("Resolve([all]) lacks %q", id)
 		}
 	}
@@ -386,6 +451,13 @@ name = "Gamma"
 category = "dating"
 aliases = ["g"]
 domains = ["gamma.example"]
+
+[[platform]]
+id = "delta"
+name = "Delta"
+category = "video"
+aliases = ["4d"]
+domains = ["delta.example"]
 `
 
 func TestResolve(t *testing.T) {
@@ -408,6 +480,13 @@ func TestResolve(t *testing.T) {
 		{"all with duplicates", []string{"g", "all", "beta"}, []string{"alpha", "beta", "gamma"}},
 		{"bypass named", []string{"doh"}, []string{"doh"}},
 		{"all and bypass", []string{"doh", "all"}, []string{"alpha", "beta", "doh", "gamma"}},
+		{"all leaves video out", []string{"all"}, []string{"alpha", "beta", "gamma"}},
+		{"all and a group", []string{"all", "video"}, []string{"alpha", "beta", "gamma", "delta"}},
+		{"group any case", []string{" Video "}, []string{"delta"}},
+		{"group and its platform", []string{"video", "delta", "4d"}, []string{"delta"}},
+		{"groups", []string{"dating", "messaging"}, []string{"beta", "gamma"}},
+		{"empty group", []string{"music"}, nil},
+		{"alias starting with a digit", []string{"4D"}, []string{"delta"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -424,7 +503,7 @@ func TestResolve(t *testing.T) {
 
 func TestResolveUnknown(t *testing.T) {
 	c := mustParse(t, small)
-	for _, name := range []string{"delta", "", "alpha.example", "al pha", "alls"} {
+	for _, name := range []string{"epsilon", "", "alpha.example", "al pha", "alls", "bypass", "videos"} {
 		t.Run(name, func(t *testing.T) {
 			got, err := c.Resolve([]string{"alpha", name})
 			if !errors.Is(err, ErrUnknownPlatform) {
@@ -448,6 +527,7 @@ func TestCategory(t *testing.T) {
 		{Social, []string{"alpha"}},
 		{Messaging, []string{"beta"}},
 		{Dating, []string{"gamma"}},
+		{Video, []string{"delta"}},
 		{Bypass, []string{"doh"}},
 		{"other", nil},
 	}
@@ -470,7 +550,7 @@ func TestPlatformsOrder(t *testing.T) {
 	for _, p := range c.Platforms() {
 		got = append(got, p.ID)
 	}
-	if want := []string{"alpha", "beta", "doh", "gamma"}; !slices.Equal(got, want) {
+	if want := []string{"alpha", "beta", "doh", "gamma", "delta"}; !slices.Equal(got, want) {
 		t.Errorf("Platforms() ids = %v, want %v", got, want)
 	}
 }
@@ -548,6 +628,18 @@ func TestParseRejects(t *testing.T) {
 		{"empty domain", ok("a", `domains = [""]`), []string{"platform a", "empty domain"}},
 		{"domain twice in one platform", ok("a", `domains = ["a.example", "a.example"]`), []string{"platform a", `"a.example"`, "already listed by a"}},
 		{"domain in two platforms", ok("a", `domains = ["a.example"]`) + ok("b", `domains = ["a.example"]`), []string{"platform b", `"a.example"`, "already listed by a"}},
+		{"id a group's name", ok("video", `domains = ["a.example"]`), []string{"platform video", `"video"`, "group"}},
+		{"alias a group's name", ok("a", `aliases = ["messaging"]`, `domains = ["a.example"]`), []string{"platform a", `"messaging"`, "group"}},
+		{"id starting with a digit", ok("4chan", `domains = ["a.example"]`), []string{`"4chan"`, "starting with a letter"}},
+		{"alias starting with a dash", ok("a", `aliases = ["-x"]`, `domains = ["a.example"]`), []string{"platform a", `"-x"`}},
+		{"alias ending with a dash", ok("a", `aliases = ["9-"]`, `domains = ["a.example"]`), []string{"platform a", `"9-"`}},
+		{"alias upper case after a digit", ok("a", `aliases = ["9Gag"]`, `domains = ["a.example"]`), []string{"platform a", `"9Gag"`}},
+		{"category of a group in upper case", platform(`id = "a"`, `name = "A"`, `category = "Video"`, `domains = ["a.example"]`), []string{"platform a", `"Video"`, "gaming"}},
+		{"shared CDN name", ok("a", `domains = ["a.example", "akamaized.net"]`), []string{"platform a", `"akamaized.net"`, "shared"}},
+		{"inside a shared name", ok("a", `domains = ["x-a.akamaized.net"]`), []string{"platform a", `"x-a.akamaized.net"`, `"akamaized.net"`, "shared"}},
+		{"inside shared Google video", ok("a", `domains = ["r1.googlevideo.com"]`), []string{"platform a", `"googlevideo.com"`}},
+		{"a whole company's domain", ok("a", `domains = ["kakao.com"]`), []string{"platform a", `"kakao.com"`, "company", "subdomain"}},
+		{"googleapis.com whole", ok("a", `domains = ["googleapis.com"]`), []string{"platform a", `"googleapis.com"`, "company"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -565,6 +657,122 @@ func TestParseRejects(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestParseAcceptsCompanySubdomainAndDigitAlias(t *testing.T) {
+	c := mustParse(t, platform(`id = "a"`, `name = "A"`, `category = "messaging"`, `aliases = ["4a", "9gag-x"]`,
+		`domains = ["talk.kakao.com", "youtubei.googleapis.com", "akamaized.net.example"]`))
+	for _, n := range []string{"4a", "9GAG-X"} {
+		if p, ok := c.Lookup(n); !ok || p.ID != "a" {
+			t.Errorf("Lookup(%q) = %q, %v; want a", n, p.ID, ok)
+		}
+	}
+}
+
+func TestGroups(t *testing.T) {
+	gs := Groups()
+	var inAll, names []string
+	for _, g := range gs {
+		names = append(names, string(g.Name))
+		if g.InAll {
+			inAll = append(inAll, string(g.Name))
+		}
+		if g.Title == "" || len(g.Cost) < 40 {
+			t.Errorf("group %s: title %q, cost %q; want both, the cost in a sentence or more", g.Name, g.Title, g.Cost)
+		}
+		if got, ok := LookupGroup(" " + strings.ToUpper(string(g.Name))); !ok || got.Name != g.Name {
+			t.Errorf("LookupGroup(%q) = %v, %v", g.Name, got.Name, ok)
+		}
+	}
+	want := []string{"social", "messaging", "dating", "forums", "video", "payments", "location", "fitness", "music", "gaming"}
+	if !slices.Equal(names, want) {
+		t.Errorf("Groups() = %v, want %v", names, want)
+	}
+	if want := []string{"social", "messaging", "dating", "forums"}; !slices.Equal(inAll, want) {
+		t.Errorf("groups in %q = %v, want %v", All, inAll, want)
+	}
+	for _, n := range []string{"all", "bypass", "", "socials"} {
+		if g, ok := LookupGroup(n); ok {
+			t.Errorf("LookupGroup(%q) = %v, want none", n, g.Name)
+		}
+	}
+	// The costs say plainly what DNS cannot split.
+	cost := func(c Category) string { g, _ := LookupGroup(string(c)); return g.Cost }
+	for cat, words := range map[Category][]string{
+		Location: {"Find My", "Google Maps", "cannot be blocked", "iCloud"},
+		Music:    {"Spotify", "music too"},
+		Payments: {"send, receive"},
+		Video:    {"YouTube Music", "embedded"},
+	} {
+		for _, w := range words {
+			if !strings.Contains(cost(cat), w) {
+				t.Errorf("the cost of %s, %q, does not say %q", cat, cost(cat), w)
+			}
+		}
+	}
+	gs[0].Name = "changed"
+	if Groups()[0].Name != Social {
+		t.Error("Groups() shares its slice between calls")
+	}
+}
+
+func TestExpand(t *testing.T) {
+	c := mustBuiltin(t)
+	for _, g := range Groups() {
+		ids, err := c.Expand(string(g.Name))
+		if err != nil {
+			t.Fatalf("Expand(%q): %v", g.Name, err)
+		}
+		if len(ids) == 0 {
+			t.Errorf("Expand(%q) is empty, want the group's platforms", g.Name)
+		}
+		for _, id := range ids {
+			if p, _ := c.Lookup(id); p.Category != g.Name {
+				t.Errorf("Expand(%q) gives %s of category %s", g.Name, id, p.Category)
+			}
+		}
+	}
+	tests := []struct {
+		name string
+		want []string // must be among the result
+		not  []string // must not
+	}{
+		{"video", []string{"youtube", "twitch", "kick"}, []string{"instagram", "spotify"}},
+		{"payments", []string{"venmo", "cash-app"}, nil},
+		{"location", []string{"life360"}, nil},
+		{"fitness", []string{"strava"}, nil},
+		{"music", []string{"spotify"}, []string{"youtube"}},
+		{"forums", []string{"reddit", "fourchan", "ninegag"}, nil},
+		{"gaming", []string{"steam", "xbox", "playstation", "roblox", "epic-games"}, []string{"discord"}},
+		{"messaging", []string{"whatsapp", "messenger", "telegram", "signal", "kakaotalk", "zalo", "imo", "line"}, []string{"facebook"}},
+		{"dating", []string{"tinder", "zoosk", "eharmony", "lovoo", "tantan", "hily", "muzz", "taimi"}, nil},
+		{"social", []string{"instagram", "x", "mastodon", "xiaohongshu", "lemon8", "truth-social"}, []string{"reddit", "youtube"}},
+		{"all", []string{"instagram", "whatsapp", "tinder", "reddit", "fourchan"}, []string{"youtube", "venmo", "encrypted-dns"}},
+		{"4chan", []string{"fourchan"}, nil},
+		{"twitter", []string{"x"}, nil},
+		{"doh", []string{"encrypted-dns"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := c.Expand(tt.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range tt.want {
+				if !slices.Contains(got, id) {
+					t.Errorf("Expand(%q) = %v, lacks %s", tt.name, got, id)
+				}
+			}
+			for _, id := range tt.not {
+				if slices.Contains(got, id) {
+					t.Errorf("Expand(%q) contains %s", tt.name, id)
+				}
+			}
+		})
+	}
+	if _, err := c.Expand("bypass"); !errors.Is(err, ErrUnknownPlatform) {
+		t.Errorf("Expand(bypass) error %v, want ErrUnknownPlatform: it is not a group a person chooses", err)
 	}
 }
 
@@ -710,6 +918,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(platform(`id = "a"`, `name = "A"`, `category = "social"`, `domains = ["example.com"]`) +
 		platform(`id = "b"`, `name = "B"`, `category = "bypass"`, `domains = ["x.example.com"]`)))
 	f.Add([]byte(platform(`id = "a"`, `name = "A"`, `category = "dating"`, `domains = ["Ex\u00e4mple.com", "a..b", "-a.b"]`)))
+	f.Add([]byte(platform(`id = "a"`, `name = "A"`, `category = "video"`, `aliases = ["4a", "video"]`, `domains = ["talk.kakao.com", "x.akamaized.net"]`)))
+	shared := nameSet(SharedNames())
+	company := nameSet(CompanyNames())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(strings.NewReader(string(data)))
 		if err != nil {
@@ -726,12 +937,21 @@ func FuzzParse(f *testing.F) {
 			if got, ok := c.Lookup(p.ID); !ok || got.ID != p.ID {
 				t.Errorf("Lookup(%q) = %q, %v; want %q, true", p.ID, got.ID, ok, p.ID)
 			}
+			if !knownCategory(p.Category) {
+				t.Errorf("platform %s: accepted category %q", p.ID, p.Category)
+			}
 			for _, a := range p.Aliases {
 				if got, ok := c.Lookup(a); !ok || got.ID != p.ID {
 					t.Errorf("Lookup(%q) = %q, %v; want %q, true", a, got.ID, ok, p.ID)
 				}
+				if _, isGroup := LookupGroup(a); isGroup || a == All || !isAlias(a) {
+					t.Errorf("platform %s: accepted alias %q", p.ID, a)
+				}
 			}
 			for _, d := range p.Domains {
+				if within(d, shared) != "" || company[d] {
+					t.Errorf("platform %s: accepted forbidden domain %q", p.ID, d)
+				}
 				if err := CheckDomain(d); err != nil {
 					t.Errorf("platform %s: accepted domain %q: CheckDomain = %v", p.ID, d, err)
 				}
@@ -756,8 +976,20 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Resolve([all]) error: %v", err)
 		}
 		for _, id := range ids {
-			if p, _ := c.Lookup(id); p.Category == Bypass {
-				t.Errorf("Resolve([all]) contains bypass platform %q", id)
+			p, _ := c.Lookup(id)
+			if g, _ := LookupGroup(string(p.Category)); !g.InAll {
+				t.Errorf("Resolve([all]) contains %q of category %q", id, p.Category)
+			}
+		}
+		for _, g := range Groups() {
+			ids, err := c.Expand(string(g.Name))
+			if err != nil || ids == nil {
+				t.Fatalf("Expand(%q) = %v, %v; want a list, perhaps empty", g.Name, ids, err)
+			}
+			for _, id := range ids {
+				if p, _ := c.Lookup(id); p.Category != g.Name {
+					t.Errorf("Expand(%q) contains %q of category %q", g.Name, id, p.Category)
+				}
 			}
 		}
 	})
