@@ -151,6 +151,14 @@ func renderStatus(w io.Writer, st control.Status, loc *time.Location) {
 		fmt.Fprintln(w)
 		renderAttempts(w, st.Attempts)
 	}
+	if parts := recordParts(st.Record.Counts); len(parts) > 0 {
+		fmt.Fprintln(w)
+		renderRecord(w, st.Record)
+	}
+	if len(st.Warnings) > 0 {
+		fmt.Fprintln(w)
+		renderWarnings(w, st.Warnings)
+	}
 
 	fmt.Fprintln(w)
 	if len(st.Health.Listening) == 0 {

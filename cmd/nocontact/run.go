@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"syscall"
 
 	"github.com/kardianos/service"
@@ -14,6 +16,7 @@ import (
 	"github.com/nocontact/nocontact/dnsfilter"
 	"github.com/nocontact/nocontact/dnsfilter/catalog"
 	"github.com/nocontact/nocontact/installer"
+	"github.com/nocontact/nocontact/installer/osdns"
 	"github.com/nocontact/nocontact/installer/unit"
 )
 
@@ -24,6 +27,7 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "run")
 	path := fs.String("config", defaultConfig, "the config `file`")
 	level := fs.String("log-level", "info", "debug, info, warn or error (debug logs every name looked up)")
+	asService := fs.Bool("service", false, "run as the installed service: its memory and control socket are in the system's fixed places, whatever the settings say, and a settings mistake does not stop it (the service definition passes this)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -38,21 +42,38 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	// The installed machine's DNS settings and hosts layer, kept while
-	// the pact binds; a trial run has no record of a takeover in its
-	// state directory, and the Keeper then touches nothing. The watch
-	// starts either way: `install` takes over DNS after it started the
-	// service.
-	cfg, err := config.Load(*path, cat)
-	if err != nil {
-		return err
-	}
 	sys := installDeps()
-	keeper := &installer.Keeper{Root: sys.root, StateDir: cfg.Daemon.StateDir, Run: sys.run, Log: log}
+	opts := daemonpkg.Options{ConfigPath: *path, Catalog: cat, Logger: log}
+	// The installed machine's DNS settings and hosts layer, kept while
+	// the pact binds. The record of the takeover is in the service's
+	// state folder; a trial run has none in its own, and the Keeper then
+	// touches nothing. The watch starts either way: `install` takes over
+	// DNS after it started the service.
+	keeper := &installer.Keeper{Root: sys.root, Run: sys.run, Log: log}
+	if *asService {
+		opts.Service = true
+		opts.StateDir, opts.ControlSocket = sysPath(sys.root, sys.paths.StateDir), sys.paths.ControlSocket
+		opts.CopyPath = filepath.Join(filepath.Dir(*path), installer.CopyName)
+		if err := moveOldLayout(opts.StateDir); err != nil {
+			log.Error("could not move the memory of an older nocontact into its folder; it is read where it is", "err", err)
+		}
+		keeper.StateDir = opts.StateDir
+	} else {
+		cfg, err := config.Load(*path, cat)
+		if err != nil {
+			return err
+		}
+		if isAdmin() && osdns.Installed(sysPath(sys.root, sys.paths.StateDir)) {
+			return errors.New("nocontact is installed on this computer, and its service keeps your pact: a second one run by hand would only get in its way. " +
+				"To try other settings, run it as yourself, without sudo; to restart the service: sudo systemctl restart nocontact")
+		}
+		keeper.StateDir = cfg.Daemon.StateDir
+	}
+	opts.System = keeper
 	keepCtx, stopKeeping := context.WithCancel(ctx)
 	defer stopKeeping()
 	keeper.Watch(keepCtx)
-	d, err := daemonpkg.New(daemonpkg.Options{ConfigPath: *path, Catalog: cat, Logger: log, System: keeper})
+	d, err := daemonpkg.New(opts)
 	if err != nil {
 		return err
 	}
