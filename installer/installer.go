@@ -32,6 +32,7 @@ import (
 	"github.com/kardianos/service"
 
 	"github.com/nocontact/nocontact/config"
+	"github.com/nocontact/nocontact/daemon/statefile"
 	"github.com/nocontact/nocontact/dnsfilter/catalog"
 	"github.com/nocontact/nocontact/installer/atomicfile"
 	"github.com/nocontact/nocontact/installer/command"
@@ -234,6 +235,19 @@ func (in *Installer) Install(ctx context.Context, opt InstallOptions) (err error
 		}
 		did("install the settings", undo)
 		in.say("Installed the settings in %s.", in.Paths.Config)
+	}
+
+	// The state folder, before the service starts: its sandbox (the
+	// systemd unit's ReadWritePaths) can only let it write a folder that
+	// exists when it starts.
+	if _, err := os.Stat(stateDir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(stateDir, statefile.DirMode); err != nil {
+			return fmt.Errorf("creating the state folder: %w", err)
+		}
+		did("create the state folder", func() error {
+			os.Remove(stateDir) // only if empty: what the service wrote there stays
+			return nil
+		})
 	}
 
 	// The service. On an upgrade its definition (systemd unit, launchd
@@ -470,31 +484,24 @@ type UninstallOptions struct {
 }
 
 // Uninstall takes nocontact off the machine; the caller has asked the
-// pact first (see the package comment). In order: the service is stopped
-// (so that it cannot put its settings back), the system's DNS settings
-// restored exactly from the record, the hosts layer removed, the caches
-// flushed, the service unregistered and the binary removed; the settings
-// file and the state directory stay unless Purge. If restoring the DNS
-// settings fails, the service is started again, so that the computer is
-// not left pointing at a filter that is not there.
+// pact first (see the package comment), and asking made the running
+// service stand down: it no longer puts the DNS settings or the hosts
+// layer back. In order: the system's DNS settings are restored exactly
+// from the record, the hosts layer removed, the caches flushed, and only
+// then the service stopped (its own way, see Systemd) and unregistered
+// and the binary removed; the settings file and the state directory stay
+// unless Purge. The filter keeps answering until the DNS settings no
+// longer point at it, so an uninstall that fails or is killed at any
+// step never leaves the computer asking a filter that is not there: if
+// restoring fails, nothing else is touched, and once it succeeded even a
+// restarted service leaves the settings alone (there is no record left
+// to keep).
 func (in *Installer) Uninstall(ctx context.Context, opt UninstallOptions) error {
 	if in.IsAdmin != nil && !in.IsAdmin() {
 		return ErrNotAdmin
 	}
 	stateDir := in.stateDir()
-	_, serr := in.Service.Status()
-	registered := !errors.Is(serr, service.ErrNotInstalled)
-	if registered {
-		if err := in.Service.Stop(); err != nil {
-			in.log().Info("stopping the service", "err", err)
-		}
-	}
 	if err := osdns.Restore(ctx, in.osdnsEnv(stateDir)); err != nil {
-		if registered {
-			if serr := in.Service.Start(); serr != nil {
-				err = fmt.Errorf("%w; and starting the service again failed too: %v", err, serr)
-			}
-		}
 		return fmt.Errorf("giving back the DNS settings: %w; nocontact stays installed", err)
 	}
 	in.say("Gave back the DNS settings this computer had before nocontact.")
@@ -502,7 +509,11 @@ func (in *Installer) Uninstall(ctx context.Context, opt UninstallOptions) error 
 		return err
 	}
 	in.flush(ctx)
-	if registered {
+	_, serr := in.Service.Status()
+	if !errors.Is(serr, service.ErrNotInstalled) {
+		if err := in.Service.Stop(); err != nil {
+			in.log().Info("stopping the service", "err", err)
+		}
 		if err := in.Service.Uninstall(); err != nil {
 			return fmt.Errorf("removing the service: %w", err)
 		}

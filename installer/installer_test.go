@@ -35,6 +35,11 @@ type fakeService struct {
 	failStart           error
 	failInstall         error
 	definition, written string
+	// onStop, when set, runs as Stop is asked (to see what was already
+	// given back at that moment).
+	onStop func()
+	// onStart, when set, runs as Start is asked.
+	onStart func()
 }
 
 func (f *fakeService) Install() error {
@@ -57,13 +62,23 @@ func (f *fakeService) Uninstall() error {
 }
 func (f *fakeService) Start() error {
 	f.ev.add("service start")
+	if f.onStart != nil {
+		f.onStart()
+	}
 	if f.failStart != nil {
 		return f.failStart
 	}
 	f.running = true
 	return nil
 }
-func (f *fakeService) Stop() error { f.ev.add("service stop"); f.running = false; return nil }
+func (f *fakeService) Stop() error {
+	f.ev.add("service stop")
+	if f.onStop != nil {
+		f.onStop()
+	}
+	f.running = false
+	return nil
+}
 func (f *fakeService) Status() (service.Status, error) {
 	switch {
 	case !f.installed:
@@ -199,8 +214,19 @@ func TestInstallFresh(t *testing.T) {
 	r := newRig(t)
 	var out bytes.Buffer
 	r.in.Out = &out
+	// The service's sandbox can only let it write a state folder that
+	// exists when it starts.
+	stateAtStart := "missing"
+	r.svc.onStart = func() {
+		if fi, err := os.Stat(r.state); err == nil {
+			stateAtStart = fi.Mode().String()
+		}
+	}
 	if err := r.in.Install(t.Context(), InstallOptions{Config: r.config(""), Name: "test.toml"}); err != nil {
 		t.Fatal(err)
+	}
+	if stateAtStart != "drwx------" {
+		t.Errorf("state folder when the service started: %s, want drwx------", stateAtStart)
 	}
 	want := "service install\nservice start\nanswers?\nhosts names"
 	if got := r.ev.String(); got != want {
@@ -365,11 +391,17 @@ func TestUninstall(t *testing.T) {
 			}
 			r.write("etc/nocontact/"+CopyName, "the pact's copy")
 			r.ev.list = nil
+			// The filter answers until nothing points at it any more.
+			var resolvAtStop, hostsAtStop string
+			r.svc.onStop = func() { resolvAtStop, hostsAtStop = r.read("etc/resolv.conf"), r.read("etc/hosts") }
 			if err := r.in.Uninstall(t.Context(), UninstallOptions{Purge: purge}); err != nil {
 				t.Fatal(err)
 			}
 			if got, want := r.ev.String(), "service stop\nservice uninstall"; got != want {
 				t.Errorf("steps:\n%s\nwant:\n%s", got, want)
+			}
+			if resolvAtStop != origResolv || hostsAtStop != origHosts {
+				t.Errorf("when the service was stopped, resolv.conf was %q and hosts %q: want both given back first", resolvAtStop, hostsAtStop)
 			}
 			if got := r.read("etc/resolv.conf"); got != origResolv {
 				t.Errorf("resolv.conf = %q, want the original", got)
@@ -398,7 +430,10 @@ func TestUninstall(t *testing.T) {
 	}
 }
 
-func TestUninstallStartsTheServiceAgainWhenDNSCannotBeRestored(t *testing.T) {
+// TestUninstallLeavesItAllWhenDNSCannotBeRestored: the service is not
+// even stopped, so the computer keeps a filter where its DNS settings
+// point.
+func TestUninstallLeavesItAllWhenDNSCannotBeRestored(t *testing.T) {
 	r := newRig(t)
 	if err := r.in.Install(t.Context(), InstallOptions{Config: r.config("")}); err != nil {
 		t.Fatal(err)
@@ -412,8 +447,11 @@ func TestUninstallStartsTheServiceAgainWhenDNSCannotBeRestored(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "stays installed") {
 		t.Fatalf("Uninstall = %v, want it to fail and stay installed", err)
 	}
-	if got, want := r.ev.String(), "service stop\nservice start"; got != want {
-		t.Errorf("steps:\n%s\nwant:\n%s", got, want)
+	if got := r.ev.String(); got != "" {
+		t.Errorf("steps:\n%s\nwant none", got)
+	}
+	if !r.svc.installed || !r.svc.running {
+		t.Errorf("service: installed %v, running %v; want both", r.svc.installed, r.svc.running)
 	}
 	if got := r.read("usr/local/bin/nocontact"); got == "<missing>" {
 		t.Error("the binary was removed though DNS still points at nocontact")

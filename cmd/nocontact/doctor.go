@@ -210,7 +210,11 @@ func realProbes(d systemDeps, cfg *config.Config, cat *catalog.Catalog) doctorPr
 		lookup: func(ctx context.Context, name string) ([]netip.Addr, error) {
 			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
-			return (&net.Resolver{PreferGo: false}).LookupNetIP(ctx, "ip", name)
+			// The name as it is, never with a search domain appended:
+			// after the filter's NXDOMAIN for the canary, a search domain
+			// whose servers answer every name would make doctor see a
+			// way around nocontact where there is none.
+			return (&net.Resolver{PreferGo: false}).LookupNetIP(ctx, "ip", dns.Fqdn(name))
 		},
 		hostsSection: func() (bool, error) {
 			b, err := os.ReadFile(hosts.Path(d.root))

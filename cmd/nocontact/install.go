@@ -57,11 +57,49 @@ var installDeps = func() systemDeps {
 // kardianosService is the system's service manager for the installed
 // service (systemd, launchd, the Windows service manager).
 func kardianosService(p unit.Paths) (installer.Service, error) {
+	return serviceFor(service.Platform(), p, syscmd.Exec{}, "/")
+}
+
+// serviceFor returns the service of platform (kardianos/service's name
+// for the service manager it found), refusing the ones install does not
+// support before anything is changed. On systemd it stops the service
+// despite the unit's RefuseManualStop (installer.Systemd).
+func serviceFor(platform string, p unit.Paths, run syscmd.Runner, root string) (installer.Service, error) {
+	if err := supportedServiceManager(platform); err != nil {
+		return nil, err
+	}
 	cfg, err := unit.Config(p)
 	if err != nil {
 		return nil, err
 	}
-	return service.New(noProgram{}, cfg)
+	svc, err := service.New(noProgram{}, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if platform == "linux-systemd" {
+		return installer.Systemd{Service: svc, Run: run, Root: root}, nil
+	}
+	return svc, nil
+}
+
+// supportedServiceManager refuses the service managers nocontact cannot
+// install itself with. Without systemd as PID 1, kardianos/service falls
+// back to SysV init scripts (or OpenRC, upstart, ...), for which
+// nocontact has no tested definition: no restart when killed, no refused
+// stop, no ordering before name lookups. Refusing at once, before any
+// step, leaves the computer as it was.
+func supportedServiceManager(platform string) error {
+	switch platform {
+	case "linux-systemd", "darwin-launchd", "windows-service":
+		return nil
+	}
+	found := platform
+	if found == "" {
+		found = "none that nocontact knows"
+	}
+	return fmt.Errorf("nocontact can install itself only with systemd (Linux), launchd (macOS) or the Windows service manager, "+
+		"and this computer uses another service manager (%s), so nothing was changed. "+
+		"On Linux, install it on a system that boots with systemd; you can still run the filter in a terminal with: nocontact run --config FILE", found)
 }
 
 // noProgram stands for the service's program when install and uninstall

@@ -15,6 +15,7 @@ package unit
 import (
 	"encoding/xml"
 	"fmt"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -48,18 +49,69 @@ func (p Paths) ConfigDir() string { return filepath.Dir(p.Config) }
 // Args returns the command line the service runs, without the binary.
 func (p Paths) Args() []string { return []string{"run", "--service", "--config", p.Config} }
 
+// StopDropIn is the runtime drop-in that lifts RefuseManualStop for the
+// moment `nocontact install` (an upgrade) or `nocontact uninstall` (once
+// the pact allows it) stops the service; see installer.Systemd. It lives
+// under /run, so a stop that is interrupted leaves nothing that outlasts
+// a reboot.
+const StopDropIn = "/run/systemd/system/" + Name + ".service.d/50-nocontact-stop.conf"
+
+// StopDropInText is StopDropIn's content.
+const StopDropInText = `# Written by nocontact for the moment it stops its own service
+# (an upgrade, or an uninstall the pact allows); removed right after.
+[Unit]
+RefuseManualStop=no
+`
+
 // Systemd returns the unit file.
 //
 // Restart=always with StartLimitIntervalSec=0: a filter that stays down
-// blocks nothing, so systemd never stops restarting it. Ordering: it needs
-// the network to forward lookups (After= and Wants=network-online.target)
-// and is the machine's resolver, so it comes up before anything that
-// waits for name lookups (Before=nss-lookup.target, which a resolver
-// pulls in with Wants=, systemd.special(7)).
+// blocks nothing, so systemd never stops restarting it. RefuseManualStop:
+// `systemctl stop` (and restart) would end the pact's protection without
+// its cooldown, so systemd refuses them; install and uninstall lift it
+// for their own stop with StopDropIn. Ordering: it needs the network to
+// forward lookups (After= and Wants=network-online.target) and is the
+// machine's resolver, so it comes up before anything that waits for name
+// lookups (Before=nss-lookup.target, which a resolver pulls in with
+// Wants=, systemd.special(7)). `systemctl reload` asks the running
+// filter through its control socket (`nocontact reload`), which needs no
+// /bin/kill (minimal systems have none).
+//
+// The sandbox (systemd.exec(5)) fits what the daemon does: it answers
+// DNS on port 53 (CAP_NET_BIND_SERVICE, AF_INET, AF_INET6), keeps the
+// system's DNS settings and the hosts file (it replaces /etc/resolv.conf,
+// /etc/hosts and the drop-ins of systemd-resolved and NetworkManager by
+// rename, and runs systemctl, resolvectl and resolvconf), writes its state
+// folder, the second copy of the pact beside its settings and its control
+// socket (AF_UNIX), and, for the firewall layer,
+// talks to nftables over netlink (CAP_NET_ADMIN, AF_NETLINK). Everything
+// else of the file system is read-only (ProtectSystem=strict). /etc stays
+// writable as a whole, not file by file: a file mounted writable on its
+// own stops being a mount the moment a DHCP client or NetworkManager
+// replaces it by rename, and the daemon could then no longer put it back;
+// and writing by rename needs the folder. No new privileges, no kernel
+// tunables, modules, logs or clock, no devices, no namespaces, no
+// realtime, no set-uid files, native system calls of the @system-service
+// set only (others fail with EPERM rather than kill the filter).
 func Systemd(p Paths) string {
 	exec := make([]string, 0, 4)
 	for _, a := range append([]string{p.Executable}, p.Args()...) {
 		exec = append(exec, systemdQuote(a))
+	}
+	reload := []string{systemdQuote(p.Executable), "reload", "--config", systemdQuote(p.Config)}
+	if p.ControlSocket != "" {
+		reload = []string{systemdQuote(p.Executable), "reload", "--socket", systemdQuote(p.ControlSocket)}
+	}
+	// Writable: /etc, and the settings folder (the second copy of the
+	// pact), the state folder and the socket's folder where they are
+	// elsewhere. "-": a folder that is missing does not keep the filter
+	// from starting (install creates the state folder before it starts
+	// it).
+	rw := []string{"/etc"}
+	for _, d := range []string{path.Dir(p.Config), p.StateDir, socketDir(p.ControlSocket)} {
+		if d != "" && d != "/" && d != "/etc" && !strings.HasPrefix(d, "/etc/") {
+			rw = append(rw, systemdPath("-"+d))
+		}
 	}
 	return `# Installed by "nocontact install"; "nocontact uninstall" removes it.
 [Unit]
@@ -69,13 +121,43 @@ Wants=network-online.target nss-lookup.target
 After=network-online.target
 Before=nss-lookup.target
 StartLimitIntervalSec=0
+RefuseManualStop=yes
 
 [Service]
 Type=simple
 ExecStart=` + strings.Join(exec, " ") + `
-ExecReload=/bin/kill -HUP $MAINPID
+ExecReload=` + strings.Join(reload, " ") + `
 Restart=always
 RestartSec=2
+
+# The sandbox: see installer/unit.Systemd for why each line.
+ProtectSystem=strict
+ReadWritePaths=` + strings.Join(rw, " ") + `
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+PrivateMounts=yes
+ProtectProc=invisible
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+NoNewPrivileges=yes
+CapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_NET_ADMIN
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+MemoryDenyWriteExecute=yes
+SystemCallArchitectures=native
+SystemCallFilter=@system-service
+SystemCallFilter=~@privileged @resources
+SystemCallErrorNumber=EPERM
+KeyringMode=private
+UMask=0022
 
 [Install]
 WantedBy=multi-user.target
@@ -92,6 +174,25 @@ func systemdQuote(s string) string {
 		return s
 	}
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\t", `\t`).Replace(s) + `"`
+}
+
+// socketDir is the folder of the control socket, "" for none.
+func socketDir(socket string) string {
+	if socket == "" {
+		return ""
+	}
+	return path.Dir(socket)
+}
+
+// systemdPath quotes one path of a setting that is not a command line
+// (ReadWritePaths=): "%" doubled, as it would be a specifier, double
+// quotes around a path with spaces or quotes.
+func systemdPath(s string) string {
+	s = strings.ReplaceAll(s, "%", "%%")
+	if !strings.ContainsAny(s, " \t\n\"'\\") {
+		return s
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
 
 // Launchd returns the launchd property list: started at boot

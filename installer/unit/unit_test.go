@@ -33,7 +33,7 @@ func golden(t *testing.T, name string, got string) {
 	}
 }
 
-var linux = Paths{Executable: "/usr/local/bin/nocontact", Config: "/etc/nocontact/nocontact.toml"}
+var linux = Paths{Executable: "/usr/local/bin/nocontact", Config: "/etc/nocontact/nocontact.toml", StateDir: "/var/lib/nocontact", ControlSocket: "/run/nocontact.sock"}
 var mac = Paths{Executable: "/usr/local/bin/nocontact", Config: "/Library/Application Support/nocontact/nocontact.toml"}
 
 func TestSystemdGolden(t *testing.T) {
@@ -42,12 +42,41 @@ func TestSystemdGolden(t *testing.T) {
 	for _, line := range []string{
 		"Restart=always", "After=network-online.target", "Wants=network-online.target nss-lookup.target",
 		"Before=nss-lookup.target", "ExecStart=/usr/local/bin/nocontact run --service --config /etc/nocontact/nocontact.toml",
+		"ExecReload=/usr/local/bin/nocontact reload --socket /run/nocontact.sock",
+		// Stopping by hand is refused; killing brings it back.
+		"RefuseManualStop=yes",
+		// The sandbox: writes only where the daemon writes.
+		"ProtectSystem=strict", "ReadWritePaths=/etc -/var/lib/nocontact -/run",
+		"CapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_NET_ADMIN",
+		"RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
+		"SystemCallFilter=@system-service", "NoNewPrivileges=yes", "ProtectHome=yes", "PrivateTmp=yes",
 	} {
 		if !strings.Contains(u, "\n"+line+"\n") {
 			t.Errorf("unit has no line %q", line)
 		}
 	}
-	golden(t, "nocontact-odd-paths.service", Systemd(Paths{Executable: "/opt/no contact/bin/nocontact", Config: `/etc/100%"sure"/$HOME.toml`}))
+	golden(t, "nocontact-odd-paths.service", Systemd(Paths{Executable: "/opt/no contact/bin/nocontact", Config: `/etc/100%"sure"/$HOME.toml`, StateDir: "/srv/no contact/100%/$state", ControlSocket: "/srv/no contact/c.sock"}))
+	// Without a state folder or socket the unit writes only /etc; a
+	// settings folder elsewhere (the second copy of the pact) is writable
+	// too.
+	if u := Systemd(Paths{Executable: "/usr/local/bin/nocontact", Config: "/etc/nocontact/nocontact.toml"}); !strings.Contains(u, "\nReadWritePaths=/etc\n") {
+		t.Errorf("unit without state folder or socket:\n%s", u)
+	}
+	if u := Systemd(Paths{Executable: "/usr/local/bin/nocontact", Config: "/opt/nc/nocontact.toml", StateDir: "/var/lib/nocontact"}); !strings.Contains(u, "\nReadWritePaths=/etc -/opt/nc -/var/lib/nocontact\n") {
+		t.Errorf("unit with the settings in /opt/nc:\n%s", u)
+	}
+}
+
+// TestStopDropIn: the drop-in that lets install and uninstall stop the
+// service says exactly the opposite of the unit's refusal, and lives
+// under /run (gone at reboot).
+func TestStopDropIn(t *testing.T) {
+	if !strings.HasPrefix(StopDropIn, "/run/systemd/system/nocontact.service.d/") || !strings.HasSuffix(StopDropIn, ".conf") {
+		t.Errorf("StopDropIn = %q", StopDropIn)
+	}
+	if !strings.Contains(StopDropInText, "\n[Unit]\nRefuseManualStop=no\n") {
+		t.Errorf("StopDropInText:\n%s", StopDropInText)
+	}
 }
 
 func TestLaunchdGolden(t *testing.T) {
@@ -125,8 +154,8 @@ func TestSystemdAnalyzeVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, p := range []Paths{
-		{Executable: bin, Config: "/etc/nocontact/nocontact.toml"},
-		{Executable: filepath.Join(odd, "nocontact"), Config: `/etc/"x"/$HOME.toml`},
+		{Executable: bin, Config: "/etc/nocontact/nocontact.toml", StateDir: "/var/lib/nocontact", ControlSocket: "/run/nocontact.sock"},
+		{Executable: filepath.Join(odd, "nocontact"), Config: `/etc/"x"/$HOME.toml`, StateDir: dir + "/state 1", ControlSocket: dir + "/run 1/c.sock"},
 	} {
 		unitDir := filepath.Join(dir, fmt.Sprint(i))
 		if err := os.MkdirAll(unitDir, 0o755); err != nil {
