@@ -44,13 +44,14 @@ func recordParts(c map[string]int) []string {
 		{"state_lost", "nocontact's memory was lost, so everything was blocked again"},
 		{"dns_rewritten", "the DNS settings were changed by something else"},
 		{"hosts_edited", "nocontact's lines in the hosts file were edited"},
+		{"port_stranger", "another program listened where nocontact answers"},
 	} {
 		if n := c[k.kind]; n > 0 {
 			out = append(out, k.words+" "+times(n))
 		}
 	}
 	known := map[string]bool{"loosening_queued": true, "loosening_cancelled": true, "loosening_refused": true, "settings_moved_memory": true,
-		"state_restored": true, "state_lost": true, "dns_rewritten": true, "hosts_edited": true}
+		"state_restored": true, "state_lost": true, "dns_rewritten": true, "hosts_edited": true, "port_stranger": true}
 	other := 0
 	for k, n := range c {
 		if !known[k] {

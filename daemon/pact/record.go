@@ -21,6 +21,7 @@ const (
 	EventMemoryMoved   EventKind = "settings_moved_memory" // the settings tried to put the memory or the control socket elsewhere
 	EventDNSRewritten  EventKind = "dns_rewritten"         // something else changed the system's DNS settings
 	EventHostsEdited   EventKind = "hosts_edited"          // someone edited nocontact's section of the hosts file
+	EventPortStranger  EventKind = "port_stranger"         // another program bound to the filter's DNS address
 )
 
 // maxEvents bounds Record.Events: the latest are kept, and Counts still
