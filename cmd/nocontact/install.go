@@ -61,7 +61,11 @@ func kardianosService(p unit.Paths) (installer.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return service.New(noProgram{}, cfg)
+	s, err := service.New(noProgram{}, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return withRecovery(s), nil
 }
 
 // noProgram stands for the service's program when install and uninstall
