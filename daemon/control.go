@@ -87,6 +87,13 @@ func (b backend) Status(ctx context.Context) (control.Status, error) {
 	out.Uninstall = uninstallStatus(st)
 	out.Record = d.record()
 	out.Warnings = nonNil(d.Warnings())
+	waiting, lead := d.clk.Waiting()
+	out.Clock = control.Clock{Waiting: waiting, UnconfirmedSeconds: int64(lead / time.Second), Witnesses: nonNil(st.Active.Witnesses)}
+	d.mu.Lock()
+	if d.witnessErr != nil {
+		out.Clock.LastAnswer = d.witnessErr.Error()
+	}
+	d.mu.Unlock()
 	return out, nil
 }
 

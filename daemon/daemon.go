@@ -91,6 +91,12 @@ type Options struct {
 	// wake; nil means clock.LocalZone, or Location's zone when Location
 	// is set.
 	Zone func() clock.Zone
+	// Witness makes the time witness for one of the pact's [clock]
+	// witnesses; nil means clock.HTTPS. Tests hand in local servers.
+	Witness func(url string) clock.Witness
+	// WallWatch delivers a value when the wall clock is set; nil means
+	// clock.WatchWall.
+	WallWatch func(ctx context.Context) <-chan struct{}
 }
 
 // stateVersion is the format version of the state file.
@@ -111,8 +117,10 @@ const (
 const ownDomains = "your own domains"
 
 // saveEvery bounds how old the clock ledger on disk may get while nothing
+// else changes: it is the daemon's heartbeat, from which the next start
+// finds how long nocontact was not running.
 // else changes: after a reboot the trusted time is never earlier than it.
-const saveEvery = 5 * time.Minute
+const saveEvery = time.Minute
 
 // maxSleep caps each sleep of the run loop. Go's timers run on a monotonic
 // clock that, on some systems, stops while the machine is suspended, so a
@@ -164,6 +172,10 @@ type Daemon struct {
 	// an edit by someone else from a change of the pact.
 	hostsNames []string
 	hostsKnown bool
+	// lastLook is the clock's entry at the last wake, to see the wall
+	// clock being set; witnessErr why the witnesses did not agree yet.
+	lastLook   clock.Ledger
+	witnessErr error
 
 	attempts  *attempts.Counter
 	reasserts atomic.Int64 // times the system's DNS settings were put back
@@ -298,6 +310,8 @@ func New(opts Options) (d *Daemon, err error) {
 			"err", cfgErr, "running_with", d.settingsFile)
 	}
 	d.noteIgnored(cfg, now)
+	d.noteJumps(now)
+	d.lastLook = d.clk.Ledger()
 	d.warnPermissions()
 	// A state that cannot be written (a full disk) must not stop the
 	// filter: it is reported, and the pact holds in memory.
@@ -406,6 +420,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.opts.System != nil {
 		changes = d.opts.System.Changes()
 	}
+	watchWall := d.opts.WallWatch
+	if watchWall == nil {
+		watchWall = clock.WatchWall
+	}
+	wallSet := watchWall(ctx) // the ledger is saved at once when the wall clock is set
+	go d.witness(ctx)
 	for {
 		d.retrySettings()
 		wait := d.step()
@@ -425,6 +445,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			if d.up != nil {
 				d.up.Close()
 			}
+			d.clk.Stopped()      // the next start tells this stop from a kill
 			_ = d.saveOrReport() // a failure is logged, and the pact holds in memory
 			d.mu.Unlock()
 			if lerr := d.lock.Release(); lerr != nil {
@@ -434,6 +455,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return err
 		case <-d.wake:
 		case <-changes:
+		case <-wallSet:
 		case <-timer.C:
 		}
 	}
@@ -515,6 +537,8 @@ func (d *Daemon) step() time.Duration {
 	defer d.mu.Unlock()
 	now := d.clk.Now()
 	res := d.eng.Advance(now)
+	d.noteJumps(now)
+	wallSet := d.noteWallSet(now)
 	if z := d.zone(); z.ID() != d.eng.Zone() {
 		// Quiet hours keep the zone they were asked in: the same hours in
 		// the new zone apply at once, and the old ones stay for the
@@ -532,7 +556,7 @@ func (d *Daemon) step() time.Duration {
 	// filter applies it (the tests, and a person reading along, rely on it).
 	d.publish(now)
 	d.logResult(res)
-	if res.Changed() || now.Sub(d.saved) >= saveEvery {
+	if res.Changed() || wallSet || now.Sub(d.saved) >= saveEvery {
 		_ = d.saveOrReport() // a failure is logged, and the pact holds in memory
 	}
 	d.saveAttempts()

@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -58,7 +60,10 @@ func (f *fixture) options(t *testing.T, sys System) Options {
 		t.Fatal(err)
 	}
 	o := Options{ConfigPath: f.cfg, Catalog: cat, Clock: f.clk, Location: time.UTC,
-		Logger: slog.New(slog.NewTextHandler(f.log, nil))}
+		Logger: slog.New(slog.NewTextHandler(f.log, nil)),
+		// Tests talk to loopback only: no witness answers unless a test
+		// hands in its own.
+		Witness: func(url string) clock.Witness { return offline{url} }}
 	if sys != nil {
 		o.System = sys
 	}
@@ -102,4 +107,12 @@ func TestRestartKeepsPendingAndIgnoresWallClock(t *testing.T) {
 	if !slices.Contains(st.Blocked, "tiktok") || !st.PactOn {
 		t.Errorf("after the wall clock moved a month: blocked %v, pact on %v", st.Blocked, st.PactOn)
 	}
+}
+
+// offline is a time witness that never answers.
+type offline struct{ url string }
+
+func (o offline) Name() string { return o.url }
+func (o offline) Time(context.Context) (time.Time, error) {
+	return time.Time{}, errors.New("offline (a test)")
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/nocontact/nocontact/daemon/clock"
 	"github.com/nocontact/nocontact/dnsfilter"
 	"github.com/nocontact/nocontact/dnsfilter/catalog"
 	"github.com/nocontact/nocontact/installer/hosts"
@@ -341,7 +342,8 @@ func TestNoUsableSystemUpstreamStillAnswers(t *testing.T) {
 	}
 	var logs syncBuffer
 	d, err := New(Options{ConfigPath: f.cfg, Catalog: cat, Clock: f.clk, Location: time.UTC,
-		System: &fakeSystem{installed: true}, SystemRoot: root, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		System: &fakeSystem{installed: true}, SystemRoot: root, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Witness: func(url string) clock.Witness { return offline{url} }})
 	if err != nil {
 		t.Fatalf("New = %v; want the daemon to start without upstreams", err)
 	}

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
+	"github.com/nocontact/nocontact/daemon/clock"
 	"github.com/nocontact/nocontact/daemon/control"
 )
 
@@ -44,6 +46,10 @@ func recordParts(c map[string]int) []string {
 		{"state_lost", "nocontact's memory was lost, so everything was blocked again"},
 		{"dns_rewritten", "the DNS settings were changed by something else"},
 		{"hosts_edited", "nocontact's lines in the hosts file were edited"},
+		{"not_running", "nocontact was not running"},
+		{"clock_set", "the computer's clock was set"},
+		{"clock_tampered", "the computer's boot clock was tampered with"},
+		{"time_namespace", "nocontact was started with its clocks moved"},
 		{"port_stranger", "another program listened where nocontact answers"},
 	} {
 		if n := c[k.kind]; n > 0 {
@@ -51,7 +57,10 @@ func recordParts(c map[string]int) []string {
 		}
 	}
 	known := map[string]bool{"loosening_queued": true, "loosening_cancelled": true, "loosening_refused": true, "settings_moved_memory": true,
-		"state_restored": true, "state_lost": true, "dns_rewritten": true, "hosts_edited": true, "port_stranger": true}
+		"state_restored": true, "state_lost": true, "dns_rewritten": true, "hosts_edited": true,
+		"not_running": true, "clock_set": true, "clock_tampered": true, "time_namespace": true,
+		"time_confirmed": true, // confirmed time is no attempt: not said
+		"port_stranger":  true}
 	other := 0
 	for k, n := range c {
 		if !known[k] {
@@ -77,4 +86,16 @@ func renderWarnings(w io.Writer, ws []string) {
 	for _, s := range ws {
 		fmt.Fprintln(w, "Note: "+s)
 	}
+}
+
+// renderClock says, when nocontact waits for time witnesses and the wait is
+// worth telling, why the pact may seem to run late.
+func renderClock(w io.Writer, c control.Clock) {
+	lead := time.Duration(c.UnconfirmedSeconds) * time.Second
+	if !c.Waiting || lead < clock.NoticeableClaim {
+		return
+	}
+	fmt.Fprintf(w, "The computer's clock is %s ahead of the time nocontact saw pass (it was off, or its date was changed).\n", span(lead))
+	fmt.Fprintln(w, "That time counts toward your pact once two time sources on the internet confirm it; nocontact asks them every few minutes.")
+	fmt.Fprintln(w, "Until then your pact may end a little later than planned, never sooner.")
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nocontact/nocontact/daemon/attempts"
+	"github.com/nocontact/nocontact/daemon/clock"
 	"github.com/nocontact/nocontact/daemon/control"
 )
 
@@ -158,6 +159,10 @@ func renderStatus(w io.Writer, st control.Status, loc *time.Location) {
 	if len(st.Warnings) > 0 {
 		fmt.Fprintln(w)
 		renderWarnings(w, st.Warnings)
+	}
+	if st.Clock.Waiting && time.Duration(st.Clock.UnconfirmedSeconds)*time.Second >= clock.NoticeableClaim {
+		fmt.Fprintln(w)
+		renderClock(w, st.Clock)
 	}
 
 	fmt.Fprintln(w)

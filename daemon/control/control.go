@@ -47,6 +47,21 @@ type Status struct {
 	// Warnings say, in plain words, what of the settings the daemon does
 	// not follow (a mistake in the file, lines it ignores).
 	Warnings []string `json:"warnings"`
+	// Clock says whether nocontact's time waits for witnesses.
+	Clock Clock `json:"clock"`
+}
+
+// Clock is the state of nocontact's trusted time.
+type Clock struct {
+	// Waiting is set while the computer's clock claims time nocontact did
+	// not see pass (after a restart, or a gap), until two witnesses confirm
+	// the time; UnconfirmedSeconds is how much.
+	Waiting            bool  `json:"waiting"`
+	UnconfirmedSeconds int64 `json:"unconfirmed_seconds"`
+	// Witnesses are the sites asked; LastAnswer why they did not agree
+	// yet (empty before the first try or once they did).
+	Witnesses  []string `json:"witnesses"`
+	LastAnswer string   `json:"last_answer,omitempty"`
 }
 
 // Record is the record of attempts to go around the pact.
