@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,8 +12,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// reusePort binds a UDP socket to addr with SO_REUSEPORT.
-func reusePort(t *testing.T, addr string) *net.UDPConn {
+// listenReusePort binds a UDP socket to addr with SO_REUSEPORT.
+func listenReusePort(t *testing.T, addr string) (*net.UDPConn, error) {
 	t.Helper()
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
@@ -27,10 +26,20 @@ func reusePort(t *testing.T, addr string) *net.UDPConn {
 	}}
 	pc, err := lc.ListenPacket(t.Context(), "udp", addr)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	t.Cleanup(func() { pc.Close() })
-	return pc.(*net.UDPConn)
+	return pc.(*net.UDPConn), nil
+}
+
+// reusePort is listenReusePort that fails the test on an error.
+func reusePort(t *testing.T, addr string) *net.UDPConn {
+	t.Helper()
+	c, err := listenReusePort(t, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // inode returns the inode of a socket.
@@ -56,17 +65,27 @@ func inode(t *testing.T, c syscall.Conn) uint64 {
 // with the first two counted as ours, the third is the stranger, named
 // by this test's own process.
 func TestStrangersOnThisMachine(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("reads Linux's /proc")
-	}
-	a := reusePort(t, "127.0.0.1:0")
-	addr := a.LocalAddr().(*net.UDPAddr).AddrPort()
-	b := reusePort(t, addr.String())
-	ln, err := net.Listen("tcp", addr.String())
-	if err != nil {
-		t.Skipf("the TCP port beside the UDP one is taken: %v", err)
+	// A TCP port, then UDP on the same number, as the filter binds them.
+	var (
+		ln   net.Listener
+		a    *net.UDPConn
+		addr netip.AddrPort
+	)
+	for try := 0; a == nil; try++ {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		addr = ln.Addr().(*net.TCPAddr).AddrPort()
+		if a, err = listenReusePort(t, addr.String()); err != nil {
+			ln.Close()
+			if try == 20 {
+				t.Fatalf("no port free for both TCP and UDP in 20 tries: %v", err)
+			}
+		}
 	}
 	defer ln.Close()
+	b := reusePort(t, addr.String())
 	joiner := reusePort(t, addr.String())
 
 	var p Proc
