@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -120,4 +121,30 @@ func joinWithReusePort(ctx context.Context, proto, addr string) (io.Closer, erro
 		return lc.ListenPacket(ctx, proto, addr)
 	}
 	return lc.Listen(ctx, proto, addr)
+}
+
+// TestPortHolders: when the service does not answer, doctor looks at
+// /proc itself: every program bound to the listen addresses, except the
+// installed nocontact (here, this test's own binary stands for it).
+func TestPortHolders(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("doctor reads every process's sockets only as root: run `sudo go test ./cmd/nocontact -run TestPortHolders` (CI runs it as root)")
+	}
+	c, err := joinWithReusePort(t.Context(), "udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	addr := c.(net.PacketConn).LocalAddr().(*net.UDPAddr).AddrPort()
+	got, err := portHolders([]netip.AddrPort{addr}, "/usr/local/bin/nocontact")
+	if err != nil || len(got) != 1 || got[0].PID != os.Getpid() || got[0].Proto != "udp" || got[0].Addr != addr.String() {
+		t.Errorf("portHolders(%s) = %+v, %v; want this test's process", addr, got, err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := portHolders([]netip.AddrPort{addr}, exe); err != nil || len(got) != 0 {
+		t.Errorf("portHolders with this binary as the installed one = %+v, %v; want none", got, err)
+	}
 }
