@@ -76,6 +76,14 @@ func (b backend) Status(ctx context.Context) (control.Status, error) {
 		}
 	}
 	out.Health.Reasserts = int(d.reasserts.Load())
+	for _, st := range d.watchPort() {
+		if len(st.Procs) == 0 {
+			out.Health.Strangers = append(out.Health.Strangers, control.Stranger{Proto: st.Proto, Addr: st.Addr.String()})
+		}
+		for _, p := range st.Procs {
+			out.Health.Strangers = append(out.Health.Strangers, control.Stranger{Proto: st.Proto, Addr: st.Addr.String(), PID: p.PID, Command: p.Command})
+		}
+	}
 	out.Uninstall = uninstallStatus(st)
 	out.Record = d.record()
 	out.Warnings = nonNil(d.Warnings())

@@ -84,6 +84,9 @@ type Options struct {
 	// ControlSocket, when set, is the control socket, whatever the
 	// settings say; "" means the settings'.
 	ControlSocket string
+	// ProcDir is Linux's /proc, where the daemon looks for other
+	// programs on its DNS port (see watchPort); "" means "/proc".
+	ProcDir string
 	// Zone returns the machine's time zone, read at start and at every
 	// wake; nil means clock.LocalZone, or Location's zone when Location
 	// is set.
@@ -180,6 +183,8 @@ type Daemon struct {
 	// attemptsDue is set while a save of the attempt counts is scheduled.
 	attemptsDue atomic.Bool
 	attemptsMu  sync.Mutex // one save of the counts at a time
+	// ports is what the daemon knows of other programs on its DNS port.
+	ports portWatch
 	// saving keeps a failing disk (full, read only) from filling the log:
 	// a failure is said once, and so is the recovery.
 	saving failure
@@ -351,6 +356,8 @@ func New(opts Options) (d *Daemon, err error) {
 		}),
 		Loop:       d.loop,
 		ClientRate: clientRate(cfg.DNS.LANRateLimit),
+		// The installed service keeps its port to itself (see watchPort).
+		Exclusive: opts.Service,
 		OnBlocked: func(r match.Rule) {
 			p := r.Platform
 			if p == "" {
@@ -390,8 +397,9 @@ func (d *Daemon) StatePath() string { return d.path }
 // Run starts the filter and runs until ctx is done, then stops the filter.
 func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.srv.Start(); err != nil {
-		return err
+		return d.explainInUse(err)
 	}
+	d.watchPort()
 	go d.srv.CheckLoops(ctx)
 	ctl, err := d.serveControl()
 	if err != nil {
@@ -422,6 +430,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.retrySettings()
 		wait := d.step()
 		d.keep(ctx)
+		d.watchPort()
 		timer.Reset(wait)
 		select {
 		case <-ctx.Done():

@@ -40,18 +40,34 @@ type System interface {
 	Traces() []string
 }
 
-// HostsNames returns the names the hosts layer lists for spec: each
-// blocked platform's domains, each with its "www." name, and the same for
-// the extra domains, leaving out the bypass group (its names are for
-// programs that speak DNS themselves) and any name an allow entry covers.
-// Sorted, without duplicates.
+// hostsPrefixes are the names under each blocked catalog domain that the
+// hosts layer lists beside the domain itself: the site (www.), the mobile
+// site (m., mobile.) and the apps' API (api.), the names most platforms
+// use. A name that does not exist costs only its two lines.
+var hostsPrefixes = []string{"", "www.", "m.", "mobile.", "api."}
+
+// MaxHostsNames bounds the names the hosts layer lists (two lines each,
+// 0.0.0.0 and ::): some systems read the whole hosts file at every lookup.
+// The catalog's names come first and fit under it with every platform of
+// every group blocked (TestHostsNamesBounded); the settings' own domains
+// take the rest, and past it they are left to the filter alone.
+const MaxHostsNames = 3000
+
+// HostsNames returns the names the hosts layer lists for spec: for each
+// blocked platform, its domains with their usual names (hostsPrefixes) and
+// the host names its apps use (catalog.Platform.Hosts); for the extra
+// domains, each with its "www." name; leaving out the bypass group (its
+// names are for programs that speak DNS themselves) and any name an allow
+// entry covers. At most MaxHostsNames, sorted, without duplicates. With
+// the filter stopped and the DNS settings changed by hand, these names
+// still lead nowhere.
 func HostsNames(cat *catalog.Catalog, spec dnsfilter.Spec) []string {
 	var out []string
-	add := func(d string) {
-		for _, n := range []string{d, "www." + d} {
-			if !allowed(n, spec.Allow) {
-				out = append(out, n)
-			}
+	seen := map[string]bool{}
+	add := func(n string) {
+		if len(out) < MaxHostsNames && !seen[n] && !allowed(n, spec.Allow) {
+			seen[n] = true
+			out = append(out, n)
 		}
 	}
 	for _, id := range spec.Platforms {
@@ -60,14 +76,20 @@ func HostsNames(cat *catalog.Catalog, spec dnsfilter.Spec) []string {
 			continue
 		}
 		for _, d := range p.Domains {
-			add(d)
+			for _, pre := range hostsPrefixes {
+				add(pre + d)
+			}
+		}
+		for _, h := range p.Hosts {
+			add(h)
 		}
 	}
 	for _, d := range spec.Domains {
 		add(d)
+		add("www." + d)
 	}
 	slices.Sort(out)
-	return slices.Compact(out)
+	return out
 }
 
 // allowed reports whether an allow entry covers name (the entry itself

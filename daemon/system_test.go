@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/nocontact/nocontact/daemon/clock"
 	"github.com/nocontact/nocontact/dnsfilter"
 	"github.com/nocontact/nocontact/dnsfilter/catalog"
+	"github.com/nocontact/nocontact/installer/hosts"
 	"github.com/nocontact/nocontact/internal/wait"
 )
 
@@ -234,6 +236,73 @@ func TestHostsNames(t *testing.T) {
 	}
 	if got := HostsNames(cat, dnsfilter.Spec{}); len(got) != 0 {
 		t.Errorf("HostsNames of nothing: %v", got)
+	}
+	// The usual names of each domain, and the names the apps use.
+	for _, want := range []string{"m.instagram.com", "mobile.instagram.com", "api.instagram.com", "www.cdninstagram.com",
+		"i.instagram.com", "graph.instagram.com", "scontent.cdninstagram.com"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("HostsNames lacks %s", want)
+		}
+	}
+}
+
+// TestHostsNamesBounded: with every platform of every group blocked, the
+// hosts layer lists every name of the catalog's platforms (their domains,
+// the usual names under them, the names their apps use), stays under
+// MaxHostsNames, and makes a well-formed section; the settings' own
+// domains fill the rest up to the bound, never past it.
+func TestHostsNamesBounded(t *testing.T) {
+	cat, err := catalog.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	var want []string
+	for _, p := range cat.Platforms() {
+		ids = append(ids, p.ID)
+		if p.Category == catalog.Bypass {
+			continue
+		}
+		for _, d := range p.Domains {
+			for _, pre := range hostsPrefixes {
+				want = append(want, pre+d)
+			}
+		}
+		want = append(want, p.Hosts...)
+	}
+	got := HostsNames(cat, dnsfilter.Spec{Platforms: ids})
+	t.Logf("every platform blocked: %d names, %d lines in the hosts file (bound %d names)", len(got), 2*len(got), MaxHostsNames)
+	if len(got) > MaxHostsNames*9/10 {
+		t.Errorf("the catalog alone takes %d of the %d names the hosts layer may list: raise the bound or list fewer names", len(got), MaxHostsNames)
+	}
+	for _, w := range want {
+		if _, ok := slices.BinarySearch(got, w); !ok {
+			t.Errorf("HostsNames lacks %s", w)
+		}
+	}
+	if !slices.IsSorted(got) || len(slices.Compact(slices.Clone(got))) != len(got) {
+		t.Error("HostsNames is not sorted without duplicates")
+	}
+	sec, err := hosts.Section(got, "\n")
+	if err != nil {
+		t.Fatalf("the names do not make a hosts section: %v", err)
+	}
+	if lines := strings.Count(string(sec), "\n"); lines != 2*len(got)+3 {
+		t.Errorf("the section has %d lines, want %d", lines, 2*len(got)+3)
+	}
+
+	var own []string
+	for i := range 2 * MaxHostsNames {
+		own = append(own, fmt.Sprintf("d%d.example", i))
+	}
+	all := HostsNames(cat, dnsfilter.Spec{Platforms: ids, Domains: own})
+	if len(all) != MaxHostsNames {
+		t.Errorf("with %d domains of the settings: %d names, want the bound %d", len(own), len(all), MaxHostsNames)
+	}
+	for _, w := range got {
+		if _, ok := slices.BinarySearch(all, w); !ok {
+			t.Fatalf("with many domains of the settings, the catalog's %s is left out", w)
+		}
 	}
 }
 

@@ -68,6 +68,13 @@ type Options struct {
 	// carries it came back to us and is answered SERVFAIL. Nil: no check
 	// by mark (CheckLoops still finds loops by probing).
 	Loop *upstream.LoopMark
+	// Exclusive binds one UDP socket to each address, without
+	// SO_REUSEPORT, so that no other process can bind it while the filter
+	// holds it. False (the default) lets several sockets, one per core,
+	// share each address on Linux; but any other process of the same
+	// user (root, for the service) can then join the port and take its
+	// share of the questions. The installed service sets it.
+	Exclusive bool
 }
 
 // Server is the DNS filter. Create it with NewServer, then Start it.
@@ -170,7 +177,7 @@ func (s *Server) Start() error {
 	for _, addr := range s.opts.Listen {
 		own := !addr.Addr().IsUnspecified()
 		n := 1
-		if own {
+		if own && !s.opts.Exclusive {
 			n = udpSockets()
 		}
 		pcs, ln, err := bindBoth(addr, n)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -18,6 +19,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/nocontact/nocontact/config"
+	"github.com/nocontact/nocontact/daemon/control"
+	"github.com/nocontact/nocontact/daemon/portwatch"
 	"github.com/nocontact/nocontact/dnsfilter/catalog"
 	"github.com/nocontact/nocontact/installer"
 	"github.com/nocontact/nocontact/installer/hosts"
@@ -45,6 +48,9 @@ type doctorProbes struct {
 	// warnings are what of the settings the running service does not
 	// follow (its status's warnings).
 	warnings func(ctx context.Context) ([]string, error)
+	// strangers are other programs' sockets bound where the filter
+	// answers (from its status, or when it cannot be asked, from /proc).
+	strangers func(ctx context.Context) ([]control.Stranger, error)
 	// stateDir is the installed service's state folder.
 	stateDir string
 	// settingsErr is the mistake in the settings file, if it has one.
@@ -98,6 +104,13 @@ func doctor(ctx context.Context, cfg *config.Config, cfgPath string, p doctorPro
 			add(true, "Browsers' own encrypted DNS is turned off: the filter answers Firefox's check.", "")
 		} else {
 			add(false, fmt.Sprintf("Something other than nocontact answers on %s: Firefox's check got %s, not nocontact's answer.", addr, dns.RcodeToString[rcode]), "Stop the other DNS server on that address, or give nocontact another [dns] listen address.")
+		}
+	}
+
+	if ss, err := p.strangers(ctx); err == nil {
+		for _, st := range ss {
+			add(false, fmt.Sprintf("Another program listens where nocontact answers: %s, on %s %s. It may answer lookups that nocontact would block.",
+				strangerWho(st), st.Proto, st.Addr), strangerFix(st))
 		}
 	}
 
@@ -159,6 +172,26 @@ func doctor(ctx context.Context, cfg *config.Config, cfgPath string, p doctorPro
 		}
 	}
 	return out
+}
+
+// strangerWho names the program behind st in plain words.
+func strangerWho(st control.Stranger) string {
+	if st.PID == 0 {
+		return "a program nocontact could not find"
+	}
+	return fmt.Sprintf("%s (pid %d)", st.Command, st.PID)
+}
+
+// strangerFix says how to stop the program behind st.
+func strangerFix(st control.Stranger) string {
+	if st.PID == 0 {
+		port := st.Addr
+		if ap, err := netip.ParseAddrPort(st.Addr); err == nil {
+			port = fmt.Sprint(ap.Port())
+		}
+		return fmt.Sprintf("Find it with: sudo ss -lnp 'sport = :%s', and stop it.", port)
+	}
+	return fmt.Sprintf("Stop it: sudo kill %d. If it comes back, find what starts it (systemctl status %d names its service) and turn that off: sudo systemctl disable --now THAT-SERVICE", st.PID, st.PID)
 }
 
 // allNowhere reports whether every address is 0.0.0.0 or ::.
@@ -232,6 +265,20 @@ func realProbes(d systemDeps, cfg *config.Config, cat *catalog.Catalog) doctorPr
 			return st.Blocking, err
 		},
 		perm: filePerm,
+		strangers: func(ctx context.Context) ([]control.Stranger, error) {
+			c, err := d.client(cat)
+			if err != nil {
+				return nil, err
+			}
+			st, err := c.Status(ctx)
+			if err == nil {
+				return st.Health.Strangers, nil
+			}
+			// The service does not answer: whoever holds its addresses
+			// now, other than the installed nocontact, is a stranger
+			// (it may be why the service cannot start).
+			return portHolders(cfg.DNS.ListenAddrs, d.paths.Executable)
+		},
 		warnings: func(ctx context.Context) ([]string, error) {
 			c, err := d.client(cat)
 			if err != nil {
@@ -242,6 +289,34 @@ func realProbes(d systemDeps, cfg *config.Config, cat *catalog.Catalog) doctorPr
 		},
 		stateDir: sysPath(d.root, d.paths.StateDir),
 	}
+}
+
+// portHolders lists the processes bound to addrs other than those
+// running exe (the installed nocontact), from /proc. It needs root to see
+// every process; elsewhere than Linux, or without root, it finds none.
+func portHolders(addrs []netip.AddrPort, exe string) ([]control.Stranger, error) {
+	if !portwatch.Supported || os.Geteuid() != 0 {
+		return nil, nil
+	}
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	found, err := portwatch.Proc{}.Strangers(addrs, nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []control.Stranger
+	for _, s := range found {
+		if len(s.Procs) == 0 {
+			out = append(out, control.Stranger{Proto: s.Proto, Addr: s.Addr.String()})
+		}
+		for _, p := range s.Procs {
+			if strings.TrimSuffix(p.Exe, " (deleted)") != exe {
+				out = append(out, control.Stranger{Proto: s.Proto, Addr: s.Addr.String(), PID: p.PID, Command: p.Command})
+			}
+		}
+	}
+	return out, nil
 }
 
 func cmdDoctor(ctx context.Context, e *env, args []string) error {

@@ -14,6 +14,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/nocontact/nocontact/config"
+	"github.com/nocontact/nocontact/daemon/control"
 	"github.com/nocontact/nocontact/dnsfilter/catalog"
 )
 
@@ -36,8 +37,9 @@ func healthy() doctorProbes {
 			}
 			return 0o700, 0, nil
 		},
-		warnings: func(context.Context) ([]string, error) { return nil, nil },
-		stateDir: "/var/lib/nocontact",
+		warnings:  func(context.Context) ([]string, error) { return nil, nil },
+		strangers: func(context.Context) ([]control.Stranger, error) { return nil, nil },
+		stateDir:  "/var/lib/nocontact",
 	}
 }
 
@@ -99,6 +101,16 @@ func TestDoctor(t *testing.T) {
 		{"settings with a mistake", func(p *doctorProbes) {
 			p.settingsErr = errors.New("x.toml, line 3: unknown key blokc")
 		}, "The settings file has a mistake"},
+		{"another program on the port", func(p *doctorProbes) {
+			p.strangers = func(context.Context) ([]control.Stranger, error) {
+				return []control.Stranger{{Proto: "udp", Addr: "127.0.0.1:53", PID: 4242, Command: "/usr/sbin/unbound -d"}}, nil
+			}
+		}, "/usr/sbin/unbound -d (pid 4242), on udp 127.0.0.1:53"},
+		{"another program on the port, not found", func(p *doctorProbes) {
+			p.strangers = func(context.Context) ([]control.Stranger, error) {
+				return []control.Stranger{{Proto: "tcp", Addr: "0.0.0.0:53"}}, nil
+			}
+		}, "sudo ss -lnp 'sport = :53'"},
 		{"settings lines the service ignores", func(p *doctorProbes) {
 			p.warnings = func(context.Context) ([]string, error) {
 				return []string{"Your settings ask to keep nocontact's memory or control socket elsewhere (state_dir = \"/tmp/x\")."}, nil

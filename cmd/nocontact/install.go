@@ -79,7 +79,7 @@ func serviceFor(platform string, p unit.Paths, run syscmd.Runner, root string) (
 	if platform == "linux-systemd" {
 		return installer.Systemd{Service: svc, Run: run, Root: root}, nil
 	}
-	return svc, nil
+	return withRecovery(svc), nil
 }
 
 // supportedServiceManager refuses the service managers nocontact cannot

@@ -287,9 +287,9 @@ upstreams = ["system"]
 		}
 		return len(addrs) > 0
 	}
-	// instagram.com is in the hosts layer; i.instagram.com only in the
+	// instagram.com is in the hosts layer; p7.instagram.com only in the
 	// filter, so it proves the DNS path.
-	for _, name := range []string{"instagram.com", "i.instagram.com"} {
+	for _, name := range []string{"instagram.com", "p7.instagram.com"} {
 		got := getent(name)
 		t.Logf("getent ahosts %s: %v", name, got)
 		if !nowhere(got) {
@@ -301,8 +301,26 @@ upstreams = ["system"]
 	if len(got) == 0 || got[0] != "192.0.2.80" {
 		t.Errorf("getent ahosts example.org = %v, want the upstream's 192.0.2.80", got)
 	}
-	if h, _ := os.ReadFile("/etc/hosts"); !bytes.Contains(h, []byte("0.0.0.0 instagram.com\n")) {
+	hostsLayer := []string{"instagram.com", "www.instagram.com", "m.instagram.com", "i.instagram.com", "graph.instagram.com", "scontent.cdninstagram.com"}
+	if h, _ := os.ReadFile("/etc/hosts"); !bytes.Contains(h, []byte("0.0.0.0 instagram.com\n")) || !bytes.Contains(h, []byte(":: i.instagram.com\n")) {
 		t.Errorf("hosts after install:\n%s", h)
+	}
+
+	// Nobody else can bind the service's addresses, even with
+	// SO_REUSEPORT: it holds them alone (issue 13).
+	for _, proto := range []string{"udp", "tcp"} {
+		for _, addr := range []string{"127.0.0.1:53", "0.0.0.0:53"} {
+			c, err := joinWithReusePort(context.Background(), proto, addr)
+			if err == nil {
+				c.Close()
+			}
+			if !errors.Is(err, unix.EADDRINUSE) {
+				t.Errorf("binding %s %s beside the installed service: %v, want EADDRINUSE", proto, addr, err)
+			}
+		}
+	}
+	if st := statusJSON(t, paths.ControlSocket); len(st.Health.Strangers) != 0 {
+		t.Errorf("the installed service sees strangers on its port: %+v", st.Health.Strangers)
 	}
 
 	// A DHCP client rewrites resolv.conf: the daemon puts it back.
@@ -337,13 +355,36 @@ upstreams = ["system"]
 	}
 	stillBlocked := func(when string) {
 		t.Helper()
-		for _, name := range []string{"instagram.com", "i.instagram.com"} {
+		for _, name := range []string{"instagram.com", "p7.instagram.com"} {
 			out, err := exec.Command("dig", "+short", "+tries=3", "@127.0.0.1", name, "A").Output()
 			if got := strings.TrimSpace(string(out)); err != nil || got != "0.0.0.0" {
 				t.Errorf("%s: dig %s = %q, %v; want 0.0.0.0", when, name, got, err)
 			}
 		}
 	}
+	// 0. Stop the service and point the DNS settings around it by hand:
+	// the hosts layer still leads the platforms' names nowhere, while
+	// other names resolve (and a name only the filter knows is left to
+	// the upstream, which this stand-in does not answer).
+	restart(func() {
+		if err := os.WriteFile("/etc/resolv.conf", []byte("nameserver 127.0.0.2\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range hostsLayer {
+			if got := getent(name); !nowhere(got) {
+				t.Errorf("service stopped, resolv.conf edited: getent ahosts %s = %v, want 0.0.0.0 or :: from the hosts layer", name, got)
+			}
+		}
+		if got := getent("example.org"); len(got) == 0 || got[0] != "192.0.2.80" {
+			t.Errorf("service stopped, resolv.conf edited: getent ahosts example.org = %v, want the upstream's answer (the test is wrong)", got)
+		}
+	})
+	stillBlocked("after a stop and a hand-edited resolv.conf")
+	wait.For(t, "the daemon to undo the hand edit of /etc/resolv.conf", func() bool {
+		rc, _ := os.ReadFile("/etc/resolv.conf")
+		return bytes.Contains(rc, []byte("nameserver 127.0.0.1\n"))
+	})
+
 	// 1. Point the memory at an empty folder, and loosen everything.
 	moved := filepath.Join(dir, "elsewhere")
 	restart(func() {

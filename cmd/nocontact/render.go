@@ -192,6 +192,10 @@ func renderStatus(w io.Writer, st control.Status, loc *time.Location) {
 	if st.Health.Reasserts > 0 {
 		fmt.Fprintf(w, "Something changed this computer's DNS settings %s; nocontact put them back.\n", times(st.Health.Reasserts))
 	}
+	for _, s := range st.Health.Strangers {
+		fmt.Fprintf(w, "Another program, %s, listens on %s %s, where nocontact answers: it may answer lookups nocontact would block. 'sudo nocontact doctor' says how to stop it.\n",
+			strangerWho(s), s.Proto, s.Addr)
+	}
 }
 
 // renderUninstallStatus writes the line that says whether uninstalling is

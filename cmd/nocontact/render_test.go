@@ -65,7 +65,9 @@ func TestStatusGolden(t *testing.T) {
 			Pact:    control.Pact{Active: true, Start: start, End: ptr(start.Add(90 * 24 * time.Hour)), Cooldown: "3d", Strict: true},
 			Blocked: []string{"instagram"},
 			Refused: []control.Refused{{Change: "stop blocking instagram", Until: start.Add(90 * 24 * time.Hour)}},
-			Health:  control.Health{Listening: []string{"127.0.0.1:53"}, Reasserts: 2},
+			Health: control.Health{Listening: []string{"127.0.0.1:53"}, Reasserts: 2,
+				Strangers: []control.Stranger{{Proto: "udp", Addr: "127.0.0.1:53", PID: 4242, Command: "/usr/sbin/unbound -d"}}},
+			Record: control.Record{Counts: map[string]int{"port_stranger": 1}},
 		}},
 		{"status-open-ended", control.Status{
 			Now: fixedNow, Blocking: true,

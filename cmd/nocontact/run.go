@@ -82,6 +82,16 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	prg := &program{ctx: ctx, d: d, log: log}
+	if *asService {
+		// Windows: a handler of our own, which refuses a stop while the
+		// pact binds (winsvc.go).
+		if ran, err := runAsService(prg, d, log); ran {
+			if err != nil {
+				return err
+			}
+			return prg.err
+		}
+	}
 	wait := func() { prg.wait(e.signals) }
 	// The same code is the systemd, launchd or Windows service and a
 	// foreground process: kardianos/service tells which and, as a

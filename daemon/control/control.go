@@ -137,6 +137,21 @@ type Health struct {
 	Listening []string         `json:"listening"`
 	Upstreams []UpstreamHealth `json:"upstreams"`
 	Reasserts int              `json:"reasserts"` // times the system's DNS settings were put back
+	// Strangers are other programs' sockets bound where the filter
+	// answers, found now (Linux only): they may answer lookups the
+	// filter would block.
+	Strangers []Stranger `json:"strangers,omitempty"`
+}
+
+// Stranger is another program's socket bound to an address the filter
+// answers on.
+type Stranger struct {
+	Proto string `json:"proto"` // "udp" or "tcp"
+	Addr  string `json:"addr"`  // where it is bound
+	// PID and Command name the process that holds it; PID is 0 when no
+	// process could be found (one in another container, say).
+	PID     int    `json:"pid,omitempty"`
+	Command string `json:"command,omitempty"`
 }
 
 // UpstreamHealth is one upstream resolver's state.

@@ -26,6 +26,7 @@ const (
 	EventClockBack     EventKind = "clock_tampered"        // the boot clock went back, or the boot id changed, without a restart
 	EventTimeNamespace EventKind = "time_namespace"        // nocontact was started with its clocks moved (a time namespace)
 	EventWitnessed     EventKind = "time_confirmed"        // witnesses confirmed time nocontact had not seen pass
+	EventPortStranger  EventKind = "port_stranger"         // another program bound to the filter's DNS address
 )
 
 // maxEvents bounds Record.Events: the latest are kept, and Counts still

@@ -111,6 +111,11 @@ type Platform struct {
 	Category Category `toml:"category"` // the group: social, messaging, ..., or bypass
 	Aliases  []string `toml:"aliases"`  // other names a user may write, e.g. "twitter" for x
 	Domains  []string `toml:"domains"`  // each covers itself and all its subdomains
+	// Hosts are host names the platform's apps and site use, each inside
+	// one of its Domains (which block them already): the hosts-file
+	// layer lists them besides each domain's usual names, so that they
+	// lead nowhere even while the filter is not asked.
+	Hosts []string `toml:"hosts"`
 }
 
 // Catalog is an immutable list of platforms, looked up by id or alias.
@@ -201,6 +206,9 @@ func Parse(r io.Reader) (*Catalog, error) {
 				return nil, fmt.Errorf("platform %s: domain %q is already listed by %s", p.ID, d, o)
 			}
 			owner[d] = p.ID
+		}
+		if err := checkHosts(p, shared, company); err != nil {
+			return nil, err
 		}
 	}
 	// A domain inside another platform's domain would make one platform's
@@ -364,6 +372,36 @@ func nameSet(names []string) map[string]bool {
 		m[n] = true
 	}
 	return m
+}
+
+// checkHosts checks a platform's host names: each a valid lower-case
+// name, listed once, inside one of the platform's own domains and not
+// one of them (so the rules of domains hold for it too).
+func checkHosts(p Platform, shared, company map[string]bool) error {
+	own := nameSet(p.Domains)
+	seen := map[string]bool{}
+	for _, h := range p.Hosts {
+		if err := CheckDomain(h); err != nil {
+			return fmt.Errorf("platform %s: host %w", p.ID, err)
+		}
+		if h != strings.ToLower(h) {
+			return fmt.Errorf("platform %s: host %q: write it in lower case", p.ID, h)
+		}
+		if own[h] {
+			return fmt.Errorf("platform %s: host %q is one of its domains: list it once, in domains", p.ID, h)
+		}
+		if within(parentOf(h), own) == "" {
+			return fmt.Errorf("platform %s: host %q lies inside none of its domains: list only names its own domains cover", p.ID, h)
+		}
+		if s := within(h, shared); s != "" || company[h] {
+			return fmt.Errorf("platform %s: host %q is a name shared with other sites", p.ID, h)
+		}
+		if seen[h] {
+			return fmt.Errorf("platform %s: host %q is listed twice", p.ID, h)
+		}
+		seen[h] = true
+	}
+	return nil
 }
 
 // within returns the name of set that d is or lies inside, or "".

@@ -640,6 +640,13 @@ func TestParseRejects(t *testing.T) {
 		{"inside shared Google video", ok("a", `domains = ["r1.googlevideo.com"]`), []string{"platform a", `"googlevideo.com"`}},
 		{"a whole company's domain", ok("a", `domains = ["kakao.com"]`), []string{"platform a", `"kakao.com"`, "company", "subdomain"}},
 		{"googleapis.com whole", ok("a", `domains = ["googleapis.com"]`), []string{"platform a", `"googleapis.com"`, "company"}},
+		{"host outside the domains", ok("a", `domains = ["a.example"]`, `hosts = ["api.b.example"]`), []string{"platform a", `"api.b.example"`, "none of its domains"}},
+		{"host of another platform", ok("a", `domains = ["a.example"]`) + ok("b", `domains = ["b.example"]`, `hosts = ["i.a.example"]`), []string{"platform b", `"i.a.example"`, "none of its domains"}},
+		{"host that is a domain", ok("a", `domains = ["a.example"]`, `hosts = ["a.example"]`), []string{"platform a", `"a.example"`, "one of its domains"}},
+		{"host in upper case", ok("a", `domains = ["a.example"]`, `hosts = ["API.a.example"]`), []string{"platform a", `"API.a.example"`, "lower case"}},
+		{"host with a wildcard", ok("a", `domains = ["a.example"]`, `hosts = ["*.a.example"]`), []string{"platform a", `"*.a.example"`}},
+		{"host twice", ok("a", `domains = ["a.example"]`, `hosts = ["i.a.example", "i.a.example"]`), []string{"platform a", `"i.a.example"`, "twice"}},
+		{"host with a trailing dot", ok("a", `domains = ["a.example"]`, `hosts = ["i.a.example."]`), []string{"platform a", `"i.a.example."`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
