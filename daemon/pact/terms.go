@@ -41,6 +41,11 @@ type Terms struct {
 	Cooldown  time.Duration `json:"cooldown"`
 	Strict    bool          `json:"strict"`
 	Quiet     []Window      `json:"quiet"` // sorted by Key
+	// Firewall turns on the installed service's firewall layer while
+	// anything is blocked (see config.Firewall). Off in a state written
+	// before the layer existed, so a request that asks for it is a
+	// tightening, applied at once.
+	Firewall bool `json:"firewall,omitempty"`
 }
 
 // Request is what the config file asks for.
@@ -157,6 +162,7 @@ func FromConfig(c *config.Config) Request {
 		Cooldown:  c.Pact.CooldownDur,
 		Strict:    c.Pact.Strict,
 		Quiet:     []Window{},
+		Firewall:  c.Firewall.Enabled,
 	}
 	seen := map[string]bool{}
 	for _, q := range c.QuietHours {
