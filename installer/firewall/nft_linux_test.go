@@ -8,9 +8,9 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
-	"runtime"
 	"time"
 
 	"golang.org/x/sys/unix"
