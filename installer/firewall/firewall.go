@@ -94,13 +94,6 @@ type Entry struct {
 	Keep time.Duration
 }
 
-// Ports refused to every address but loopback (and, on macOS and
-// Windows, the upstreams): DNS and DNS over TLS or QUIC.
-var dnsPorts = []uint16{53, 853}
-
-// httpsPort is refused to the encrypted-DNS addresses.
-const httpsPort = 443
-
 // Name is the name of nocontact's own table, anchor or rule group.
 const Name = "nocontact"
 

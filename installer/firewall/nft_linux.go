@@ -41,6 +41,13 @@ import (
 // is never half built.
 type nft struct{ env Env }
 
+// Ports refused to every address but loopback: DNS and DNS over TLS or
+// QUIC. (The pf and Windows renderings write the same ports.)
+var dnsPorts = []uint16{53, 853}
+
+// httpsPort is refused to the encrypted-DNS addresses.
+const httpsPort = 443
+
 func newNftables(env Env) (Firewall, error) { return &nft{env: env}, nil }
 
 func (n *nft) Mode() Mode { return ModeNftables }

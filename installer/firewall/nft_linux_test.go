@@ -90,7 +90,11 @@ func TestNftables(t *testing.T) {
 	// and UDP echo on 10.66.0.2 (ports 53, 853) and 10.66.0.9 (443).
 	far := fmt.Sprintf("nc-far-%d", os.Getpid())
 	ip("netns", "add", far)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", far).Run() })
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", far).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del %s: %v: %s", far, err, out)
+		}
+	})
 	ip("link", "set", "lo", "up")
 	ip("link", "add", "nc0", "type", "veth", "peer", "name", "nc1", "netns", far)
 	ip("addr", "add", "10.66.0.1/24", "dev", "nc0")
@@ -126,7 +130,7 @@ func TestNftables(t *testing.T) {
 					if err != nil {
 						return
 					}
-					pc.WriteTo(buf[:n], from)
+					_, _ = pc.WriteTo(buf[:n], from) // a lost echo shows as the test's failure
 				}
 			}()
 		}

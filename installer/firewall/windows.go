@@ -100,7 +100,7 @@ func (w *windowsFirewall) Check(ctx context.Context) error {
 		}
 	}
 	if len(got.Off) > 0 {
-		return fmt.Errorf("Windows Firewall is turned off for the %s profile, so nocontact's rules do nothing there: turn it back on with Set-NetFirewallProfile -Profile %s -Enabled True",
+		return fmt.Errorf("the Windows Firewall is turned off for the %s profile, so nocontact's rules do nothing there: turn it back on with Set-NetFirewallProfile -Profile %s -Enabled True",
 			strings.Join(got.Off, ", "), strings.Join(got.Off, ","))
 	}
 	return nil
