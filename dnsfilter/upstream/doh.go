@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"net/url"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -28,7 +29,7 @@ type doh struct {
 
 const dnsMessage = "application/dns-message"
 
-func newDoH(raw string, boot *bootstrap, roots *x509.CertPool, try time.Duration) (*doh, error) {
+func newDoH(raw string, boot *bootstrap, roots *x509.CertPool, try time.Duration, control func(network, address string, c syscall.RawConn) error) (*doh, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("upstream %q: want an address like \"https://dns.quad9.net/dns-query\"", raw)
@@ -39,7 +40,7 @@ func newDoH(raw string, boot *bootstrap, roots *x509.CertPool, try time.Duration
 		return nil, fmt.Errorf("upstream %q: nocontact cannot look up %q without a bootstrap resolver: "+
 			"set [dns] bootstrap, like bootstrap = [\"9.9.9.9\"], or write the server's IP address in the URL", raw, host)
 	}
-	var nd net.Dialer
+	nd := net.Dialer{Control: control}
 	tr := &http.Transport{
 		// Never the system's resolver (that is us) and never a proxy
 		// from the environment.
@@ -132,6 +133,7 @@ type bootstrap struct {
 	try     time.Duration
 	loop    *LoopMark
 	now     func() time.Time
+	control func(network, address string, c syscall.RawConn) error // see Options.Control
 
 	mu    sync.Mutex
 	known map[string]bootEntry
@@ -198,7 +200,7 @@ func (b *bootstrap) ask(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 		if b.loop != nil {
 			b.loop.add(out)
 		}
-		p := &plain{addr: s.String(), try: b.try}
+		p := &plain{addr: s.String(), try: b.try, control: b.control}
 		r, err := p.exchange(ctx, out)
 		if err == nil && r.Rcode == dns.RcodeSuccess {
 			return r, nil

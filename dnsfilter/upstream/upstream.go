@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -105,6 +106,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Now tells the time, for the health of each upstream. Nil: time.Now.
 	Now func() time.Time
+	// Control, when set, is called on every socket dialled to an upstream
+	// or a bootstrap resolver before it connects (see net.Dialer): the
+	// installed daemon marks its sockets so that the firewall layer lets
+	// its own questions through. Nil: sockets as they come.
+	Control func(network, address string, c syscall.RawConn) error
 }
 
 // Forwarder sends questions to the upstreams, healthy ones first: an
@@ -170,14 +176,14 @@ func New(o Options) (*Forwarder, error) {
 		u := &up{srv: s, name: s.String()}
 		switch s.Kind {
 		case Plain:
-			u.t = &plain{addr: s.Addr.String(), try: f.try}
+			u.t = &plain{addr: s.Addr.String(), try: f.try, control: o.Control}
 		case TLS:
-			u.t = newDoT(s, o.RootCAs, f.try)
+			u.t = newDoT(s, o.RootCAs, f.try, o.Control)
 		case HTTPS:
 			if boot == nil && len(o.Bootstrap) > 0 {
-				boot = &bootstrap{servers: o.Bootstrap, try: f.try, loop: o.Loop, now: f.now}
+				boot = &bootstrap{servers: o.Bootstrap, try: f.try, loop: o.Loop, now: f.now, control: o.Control}
 			}
-			t, err := newDoH(s.URL, boot, o.RootCAs, f.try)
+			t, err := newDoH(s.URL, boot, o.RootCAs, f.try, o.Control)
 			if err != nil {
 				return nil, err
 			}
