@@ -26,6 +26,7 @@ import (
 	"reflect"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/nocontact/nocontact/config"
@@ -62,6 +63,11 @@ type Options struct {
 	// SystemRoot is where "system" upstreams read etc/resolv.conf when
 	// there is no record to read them from (Linux, macOS); "" means "/".
 	SystemRoot string
+	// Firewall and Browsers are the installed machine's firewall layer
+	// and browser policies (see firewall.go), kept while System says the
+	// machine is installed; nil means none.
+	Firewall Firewall
+	Browsers Browsers
 }
 
 // stateVersion is the format version of the state file.
@@ -128,6 +134,12 @@ type Daemon struct {
 	// saving keeps a failing disk (full, read only) from filling the log:
 	// a failure is said once, and so is the recovery.
 	saving failure
+	// control marks the upstream sockets for the firewall layer, and
+	// fwUsable says the layer may be turned on; doh holds the
+	// encrypted-DNS addresses (see firewall.go).
+	control  func(network, address string, c syscall.RawConn) error
+	fwUsable bool
+	doh      dohAddrs
 	// standDown is set once the pact allowed uninstalling: from then on
 	// the daemon no longer re-asserts the DNS settings or rewrites the
 	// hosts layer, so that uninstall can give them back (until a restart).
@@ -188,7 +200,8 @@ func New(opts Options) (*Daemon, error) {
 	d.attempts = attempts.New(func() time.Time { return d.clk.Now() }, d.loc)
 	d.loadAttempts()
 	d.loop = upstream.NewLoopMark()
-	up, err := forwarderFor(cfg, d.loop, d.log, d.savedResolvers(), opts.SystemRoot)
+	d.control, d.fwUsable = firewallControl(opts.Firewall, d.log)
+	up, err := forwarderFor(cfg, d.loop, d.log, d.savedResolvers(), opts.SystemRoot, d.control)
 	var noUp *noUpstreamError
 	switch {
 	case errors.As(err, &noUp):
@@ -360,6 +373,7 @@ func (d *Daemon) keep(ctx context.Context) {
 	} else if changed {
 		d.log.Info("hosts file updated", "names", len(names))
 	}
+	d.keepLayers(ctx)
 }
 
 // savedResolvers returns what "system" upstreams stand for once installed:
@@ -453,7 +467,7 @@ func (d *Daemon) Reload() error {
 		d.log.Error("config not reloaded, still filtering with the previous one: fix the file and reload again", "err", err)
 		return err
 	}
-	up, err := forwarderFor(cfg, d.loop, d.log, d.savedResolvers(), d.opts.SystemRoot)
+	up, err := forwarderFor(cfg, d.loop, d.log, d.savedResolvers(), d.opts.SystemRoot, d.control)
 	var noUp *noUpstreamError
 	if errors.As(err, &noUp) {
 		d.log.Error("config not reloaded, still filtering with the previous one: " + noUp.Advice(d.opts.ConfigPath))
@@ -558,7 +572,8 @@ func (d *Daemon) Cancel(id string) ([]pact.Change, error) {
 // nocontact's own addresses, and returns a forwarder to the result.
 // saved, when not nil, gives the resolvers from before nocontact took over
 // the system's DNS (see Daemon.savedResolvers).
-func forwarderFor(cfg *config.Config, loop *upstream.LoopMark, log *slog.Logger, saved func() ([]netip.AddrPort, error), root string) (*upstream.Forwarder, error) {
+func forwarderFor(cfg *config.Config, loop *upstream.LoopMark, log *slog.Logger, saved func() ([]netip.AddrPort, error), root string,
+	control func(network, address string, c syscall.RawConn) error) (*upstream.Forwarder, error) {
 	if root == "" {
 		root = "/"
 	}
@@ -602,6 +617,7 @@ func forwarderFor(cfg *config.Config, loop *upstream.LoopMark, log *slog.Logger,
 		Bootstrap: upstream.WithoutSelf(cfg.DNS.BootstrapAddrs, cfg.DNS.ListenAddrs),
 		Loop:      loop,
 		Logger:    log,
+		Control:   control,
 	})
 }
 

@@ -21,6 +21,9 @@ const (
 	EventMemoryMoved   EventKind = "settings_moved_memory" // the settings tried to put the memory or the control socket elsewhere
 	EventDNSRewritten  EventKind = "dns_rewritten"         // something else changed the system's DNS settings
 	EventHostsEdited   EventKind = "hosts_edited"          // someone edited nocontact's section of the hosts file
+	// The firewall layer's and the browsers' policies (issue 14).
+	EventFirewallRemoved      EventKind = "firewall_removed"       // something else removed nocontact's firewall rules
+	EventBrowserPolicyRemoved EventKind = "browser_policy_removed" // something else removed a browser policy nocontact wrote
 )
 
 // maxEvents bounds Record.Events: the latest are kept, and Counts still

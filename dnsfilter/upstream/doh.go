@@ -25,6 +25,27 @@ type doh struct {
 	url    string
 	client *http.Client
 	try    time.Duration
+	host   string     // the URL's host: an address, or a name looked up through boot
+	boot   *bootstrap // nil without bootstrap resolvers
+}
+
+// hostAddrs returns the addresses of the server: its host when it is an
+// address, or else what the bootstrap lookups found so far, and the
+// bootstrap resolvers themselves.
+func (d *doh) hostAddrs() []netip.Addr {
+	if a, err := netip.ParseAddr(d.host); err == nil {
+		return []netip.Addr{a}
+	}
+	if d.boot == nil {
+		return nil
+	}
+	var out []netip.Addr
+	for _, s := range d.boot.servers {
+		out = append(out, s.Addr())
+	}
+	d.boot.mu.Lock()
+	defer d.boot.mu.Unlock()
+	return append(out, d.boot.known[d.host].ips...)
 }
 
 const dnsMessage = "application/dns-message"
@@ -76,7 +97,7 @@ func newDoH(raw string, boot *bootstrap, roots *x509.CertPool, try time.Duration
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: try,
 	}
-	return &doh{url: raw, client: &http.Client{Transport: tr}, try: try}, nil
+	return &doh{url: raw, client: &http.Client{Transport: tr}, try: try, host: host, boot: boot}, nil
 }
 
 func (d *doh) exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {

@@ -195,3 +195,33 @@ func TestControlOnEverySocket(t *testing.T) {
 		t.Errorf("a refusing Control: %v, want its error", err)
 	}
 }
+
+// TestAddrs: every address the forwarder sends to, the HTTPS host as the
+// bootstrap found it once it was looked up.
+func TestAddrs(t *testing.T) {
+	ca := dnstest.NewCA(t)
+	d := dnstest.ServeDoH(t, zone(t), ca.Leaf(t, []string{"doh.test.example"}, loopback))
+	bootAddr := dnstest.Serve(t, dnstest.NewZone(t, "doh.test.example. 300 IN A 127.0.0.7"))
+	f, err := New(Options{Servers: []Server{
+		{Kind: Plain, Addr: netip.MustParseAddrPort("192.0.2.53:53")},
+		{Kind: TLS, Addr: netip.MustParseAddrPort("[2001:db8::853]:853")},
+		{Kind: HTTPS, URL: "https://198.51.100.4/dns-query"},
+		{Kind: HTTPS, URL: fmt.Sprintf("https://doh.test.example:%d/dns-query", d.Addr.Port())},
+	}, Bootstrap: []netip.AddrPort{bootAddr}, RootCAs: ca.Pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want := []string{"192.0.2.53", "2001:db8::853", "198.51.100.4", "127.0.0.1"}
+	if got := fmt.Sprint(f.Addrs()); got != fmt.Sprint(want) {
+		t.Errorf("before the lookup: %s, want %s", got, want)
+	}
+	boot := f.ups[3].t.(*doh).boot
+	if _, err := boot.lookup(context.Background(), "doh.test.example"); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, "127.0.0.7")
+	if got := fmt.Sprint(f.Addrs()); got != fmt.Sprint(want) {
+		t.Errorf("after the lookup: %s, want %s", got, want)
+	}
+}

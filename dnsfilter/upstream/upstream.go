@@ -216,6 +216,37 @@ func (f *Forwarder) Servers() []string {
 	return out
 }
 
+// Addrs returns the addresses the forwarder sends to: every plain and TLS
+// upstream, the host of every HTTPS upstream (written as an address, or
+// as looked up through the bootstrap resolvers so far) and the bootstrap
+// resolvers, without duplicates. A firewall that cannot tell nocontact's
+// own sockets apart leaves these open.
+func (f *Forwarder) Addrs() []netip.Addr {
+	var out []netip.Addr
+	add := func(a netip.Addr) {
+		if a = a.Unmap(); a.IsValid() && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	for _, u := range f.ups {
+		switch t := u.t.(type) {
+		case *plain:
+			if ap, err := netip.ParseAddrPort(t.addr); err == nil {
+				add(ap.Addr())
+			}
+		case *dot:
+			if ap, err := netip.ParseAddrPort(t.addr); err == nil {
+				add(ap.Addr())
+			}
+		case *doh:
+			for _, a := range t.hostAddrs() {
+				add(a)
+			}
+		}
+	}
+	return out
+}
+
 // Health is one upstream's state as the forwarder sees it.
 type Health struct {
 	Name string // as the config writes it
