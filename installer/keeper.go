@@ -8,6 +8,7 @@ import (
 	"runtime"
 
 	"github.com/nocontact/nocontact/installer/command"
+	"github.com/nocontact/nocontact/installer/firewall"
 	"github.com/nocontact/nocontact/installer/hosts"
 	"github.com/nocontact/nocontact/installer/osdns"
 )
@@ -28,10 +29,15 @@ type Keeper struct {
 	Hosts hosts.File
 	// Log receives each change; nil means quiet.
 	Log *slog.Logger
-	// GOOS picks the cache-flush commands; "" means the running system's.
+	// GOOS picks the cache-flush commands and the browsers' places; ""
+	// means the running system's.
 	GOOS string
+	// NewFirewall returns the firewall layer's backend; nil means
+	// firewall.New (see layers.go).
+	NewFirewall func(firewall.Env) (firewall.Firewall, error)
 
 	changes chan struct{}
+	layers  layers
 }
 
 func (k *Keeper) env() osdns.Env {

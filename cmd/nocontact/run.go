@@ -52,7 +52,8 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	keepCtx, stopKeeping := context.WithCancel(ctx)
 	defer stopKeeping()
 	keeper.Watch(keepCtx)
-	d, err := daemonpkg.New(daemonpkg.Options{ConfigPath: *path, Catalog: cat, Logger: log, System: keeper})
+	d, err := daemonpkg.New(daemonpkg.Options{ConfigPath: *path, Catalog: cat, Logger: log, System: keeper,
+		Firewall: keeper, Browsers: keeper})
 	if err != nil {
 		return err
 	}
