@@ -108,7 +108,9 @@ func TestDoctor(t *testing.T) {
 			}
 		}, "sent straight to 1.1.1.1, around nocontact, was answered"},
 		{"firewall rules removed", func(p *doctorProbes) {
-			p.firewall = func(context.Context) error { return fmt.Errorf("%w: the table inet nocontact is gone", firewall.ErrRemoved) }
+			p.firewall = func(context.Context) error {
+				return fmt.Errorf("%w: the table inet nocontact is gone", firewall.ErrRemoved)
+			}
 		}, "firewall rules are not in place (nocontact's firewall rules are not in force: the table inet nocontact is gone)"},
 		{"browser policy missing", func(p *doctorProbes) {
 			p.browsers = func(context.Context) ([]browsers.Status, error) {
