@@ -109,8 +109,9 @@ func (k *Keeper) OriginalResolvers() ([]netip.AddrPort, error) {
 }
 
 // Changes delivers a value when the files the DNS settings and the hosts
-// layer live in may have changed; nil until Watch starts, and on systems
-// where it cannot watch.
+// layer live in may have changed, or (Linux) something deleted part of
+// the firewall layer; nil until Watch starts, and on systems where it
+// cannot watch.
 func (k *Keeper) Changes() <-chan struct{} {
 	if k.changes == nil {
 		return nil
@@ -119,11 +120,14 @@ func (k *Keeper) Changes() <-chan struct{} {
 }
 
 // Watch starts watching, until ctx is done, where the system allows it
-// cheaply (inotify on Linux); elsewhere the daemon's periodic wake is the
-// only check. Call it before handing the Keeper to the daemon.
+// cheaply (inotify and an nftables monitor on Linux); elsewhere the
+// daemon's periodic wake is the only check. Call it before handing the Keeper to the daemon.
 func (k *Keeper) Watch(ctx context.Context) {
 	ch := make(chan struct{}, 1)
-	if watch(ctx, k.Root, ch, k.log()) {
+	files := watch(ctx, k.Root, ch, k.log())
+	// Only the real system's firewall: a Root of a test's own has none.
+	fw := (k.Root == "" || k.Root == "/") && firewall.Watch(ctx, ch, k.log())
+	if files || fw {
 		k.changes = ch
 	}
 }

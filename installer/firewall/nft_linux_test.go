@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -235,7 +236,25 @@ func TestNftables(t *testing.T) {
 	if err := fw.Check(ctx); err != nil {
 		t.Errorf("Check after building it again: %v", err)
 	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	changes := make(chan struct{}, 1)
+	if !Watch(watchCtx, changes, slog.New(slog.DiscardHandler)) {
+		t.Fatal("cannot watch nftables")
+	}
+	nft("add", "table", "ip", "passing") // not ours: no news
+	nft("delete", "table", "ip", "passing")
+	select {
+	case <-changes:
+		t.Error("news of another table")
+	default:
+	}
 	nft("delete", "table", "inet", "nocontact")
+	select {
+	case <-changes:
+	case <-time.After(wait.Timeout):
+		t.Error("no news of the table's deletion")
+	}
 	if err := fw.Check(ctx); !errors.Is(err, ErrRemoved) {
 		t.Errorf("Check with the table deleted: %v, want ErrRemoved", err)
 	}
