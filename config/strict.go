@@ -383,6 +383,8 @@ func example(key string) string {
 		return "true"
 	case "firewall.enabled":
 		return "true"
+	case "clock.witnesses":
+		return `["https://www.google.com/", "https://www.wikipedia.org/"]`
 	}
 	return ""
 }

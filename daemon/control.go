@@ -77,7 +77,31 @@ func (b backend) Status(ctx context.Context) (control.Status, error) {
 	}
 	out.Health.Reasserts = int(d.reasserts.Load())
 	out.Uninstall = uninstallStatus(st)
+	out.Record = d.record()
+	out.Warnings = nonNil(d.Warnings())
+	waiting, lead := d.clk.Waiting()
+	out.Clock = control.Clock{Waiting: waiting, UnconfirmedSeconds: int64(lead / time.Second), Witnesses: nonNil(st.Active.Witnesses)}
+	d.mu.Lock()
+	if d.witnessErr != nil {
+		out.Clock.LastAnswer = d.witnessErr.Error()
+	}
+	d.mu.Unlock()
 	return out, nil
+}
+
+// record returns the record of attempts for the control socket.
+func (d *Daemon) record() control.Record {
+	d.mu.Lock()
+	r := d.eng.Record()
+	d.mu.Unlock()
+	out := control.Record{Since: r.Since, Counts: map[string]int{}, Events: []control.Event{}}
+	for k, n := range r.Counts {
+		out.Counts[string(k)] = n
+	}
+	for _, e := range r.Events {
+		out.Events = append(out.Events, control.Event{At: e.At, Kind: string(e.Kind), What: e.What, ID: e.ID})
+	}
+	return out
 }
 
 func (b backend) Check(ctx context.Context, names []string) ([]control.CheckResult, error) {

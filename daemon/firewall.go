@@ -127,14 +127,6 @@ func (d *Daemon) keepLayers(ctx context.Context) {
 	}
 }
 
-// note adds an event to the record and saves it.
-func (d *Daemon) note(kind pact.EventKind, what string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.eng.Note(kind, what, d.clk.Now())
-	_ = d.saveOrReport() // a failure is logged, and the record holds in memory
-}
-
 // firewallRules returns the layer's rules now: the upstreams' addresses
 // and every encrypted-DNS address still held.
 func (d *Daemon) firewallRules(upstreams []netip.Addr, now time.Time) firewall.Rules {

@@ -89,12 +89,17 @@ func TestFirewallLayerKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sys := &fakeSystem{installed: true}
+	// Installed after the daemon started, as install does (a record
+	// there at the first start would be a lost memory).
+	sys := &fakeSystem{}
 	layers := &fakeLayers{}
 	d, err := New(Options{ConfigPath: f.cfg, Catalog: cat, Clock: f.clk, Location: time.UTC, System: sys, Firewall: layers, Browsers: layers})
 	if err != nil {
 		t.Fatal(err)
 	}
+	sys.mu.Lock()
+	sys.installed = true
+	sys.mu.Unlock()
 	ctx := context.Background()
 	has := func(r *firewall.Rules, a string) bool {
 		return r != nil && slices.ContainsFunc(r.DoH, func(e firewall.Entry) bool { return e.Addr == netip.MustParseAddr(a) && e.Keep > 23*time.Hour })

@@ -294,19 +294,17 @@ func firewallChild(t *testing.T, parentNS string) {
 	}
 
 	state := filepath.Join(dir, "state")
-	paths := unit.Paths{Executable: filepath.Join(dir, "bin", "nocontact"), Config: "/etc/nocontact/nocontact.toml"}
+	paths := unit.Paths{Executable: filepath.Join(dir, "bin", "nocontact"), Config: "/etc/nocontact/nocontact.toml",
+		StateDir: state, ControlSocket: filepath.Join(dir, "c.sock")}
 	settings := filepath.Join(dir, "mine.toml")
-	if err := os.WriteFile(settings, []byte(fmt.Sprintf(`[pact]
+	if err := os.WriteFile(settings, []byte((`[pact]
 block = ["instagram"]
 length = "30d"
 cooldown = "3s"
 [dns]
 listen = ["127.0.0.1:53", "[::1]:53"]
 upstreams = ["system"]
-[daemon]
-state_dir = %q
-control_socket = %q
-`, state, filepath.Join(dir, "c.sock"))), 0o644); err != nil {
+`)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	svc := &inProcessService{t: t, cfg: paths.Config}

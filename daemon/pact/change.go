@@ -27,6 +27,8 @@ const (
 	OpAddQuiet       Op = "add-quiet"       // Window
 	OpRemoveQuiet    Op = "remove-quiet"    // Window
 	OpFirewall       Op = "firewall"        // Firewall: the firewall layer on or off
+	OpAddWitness     Op = "add-witness"     // Value: a site trusted to tell the time
+	OpRemoveWitness  Op = "remove-witness"  // Value
 	OpUnlock         Op = "unlock"          // end the pact now; not from the file
 	OpUninstall      Op = "uninstall"       // remove nocontact from the machine; not from the file
 )
@@ -160,6 +162,12 @@ func diff(want, act Terms, st *State, t time.Time, loc *time.Location, zone stri
 		}
 		add(c)
 	}
+	for _, w := range minus(want.Witnesses, act.Witnesses) {
+		add(Change{Key: "witness+:" + w, Op: OpAddWitness, Value: w, Loosening: true, What: "trust " + w + " to tell the time"})
+	}
+	for _, w := range minus(act.Witnesses, want.Witnesses) {
+		add(Change{Key: "witness-:" + w, Op: OpRemoveWitness, Value: w, What: "stop trusting " + w + " to tell the time"})
+	}
 	wantQ, actQ := windowKeys(want.Quiet), windowKeys(act.Quiet)
 	for _, w := range want.Quiet {
 		if !actQ[w.Key()] {
@@ -267,6 +275,10 @@ func apply(st *State, c Change, at time.Time) {
 		a.Strict = c.Strict
 	case OpFirewall:
 		a.Firewall = c.Firewall
+	case OpAddWitness:
+		a.Witnesses = set(append(a.Witnesses, c.Value))
+	case OpRemoveWitness:
+		a.Witnesses = slices.DeleteFunc(slices.Clone(a.Witnesses), func(s string) bool { return s == c.Value })
 	case OpAddQuiet:
 		a.Quiet = append(slices.Clone(a.Quiet), *c.Window)
 		sortWindows(a.Quiet)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nocontact/nocontact/config"
 	"github.com/nocontact/nocontact/daemon/clock"
 	"github.com/nocontact/nocontact/dnsfilter"
 )
@@ -165,6 +166,12 @@ func (e *Engine) adopt(req Request, t time.Time) *Engine {
 func (e *Engine) normalize() {
 	a := &e.st.Active
 	a.Platforms, a.Domains, a.Allow = set(a.Platforms), set(a.Domains), set(a.Allow)
+	if a.Witnesses == nil {
+		// A state from before the witnesses were part of the terms.
+		a.Witnesses = set(config.DefaultWitnesses)
+	} else {
+		a.Witnesses = set(a.Witnesses)
+	}
 	a.Quiet = e.inZone(a.Quiet)
 	for i, c := range e.st.Pending {
 		if c.Window != nil && c.Window.Zone == "" {

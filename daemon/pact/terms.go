@@ -41,6 +41,11 @@ type Terms struct {
 	Cooldown  time.Duration `json:"cooldown"`
 	Strict    bool          `json:"strict"`
 	Quiet     []Window      `json:"quiet"` // sorted by Key
+	// Witnesses are the sites trusted to tell the time after a gap (see
+	// daemon/clock). Trusting one more is a loosening: a site of one's
+	// own could say any time. Nil in a state from before they were part
+	// of the terms, and then the defaults.
+	Witnesses []string `json:"witnesses"`
 	// Firewall turns on the installed service's firewall layer while
 	// anything is blocked (see config.Firewall). Off in a state written
 	// before the layer existed, so a request that asks for it is a
@@ -162,6 +167,7 @@ func FromConfig(c *config.Config) Request {
 		Cooldown:  c.Pact.CooldownDur,
 		Strict:    c.Pact.Strict,
 		Quiet:     []Window{},
+		Witnesses: set(c.Clock.Witnesses),
 		Firewall:  c.Firewall.Enabled,
 	}
 	seen := map[string]bool{}
@@ -192,7 +198,7 @@ func sortWindows(ws []Window) {
 // start.
 func resolve(r Request, activeStart, t time.Time) Terms {
 	out := r
-	out.Platforms, out.Domains, out.Allow = set(r.Platforms), set(r.Domains), set(r.Allow)
+	out.Platforms, out.Domains, out.Allow, out.Witnesses = set(r.Platforms), set(r.Domains), set(r.Allow), set(r.Witnesses)
 	out.Quiet = slices.Clone(r.Quiet)
 	if out.Quiet == nil {
 		out.Quiet = []Window{}
