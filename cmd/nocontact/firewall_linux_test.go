@@ -17,8 +17,6 @@ import (
 	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
 
-	"github.com/nocontact/nocontact/config"
-	"github.com/nocontact/nocontact/dnsfilter/catalog"
 	"github.com/nocontact/nocontact/installer"
 	"github.com/nocontact/nocontact/installer/browsers"
 	"github.com/nocontact/nocontact/installer/command/commandtest"
@@ -388,13 +386,10 @@ upstreams = ["system"]
 	wait.For(t, "the daemon to put the firewall table back", func() bool {
 		return exec.Command("nft", "list", "table", "inet", "nocontact").Run() == nil
 	})
-	cat, err := catalog.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := config.Load(paths.Config, cat); err != nil {
-		t.Fatal(err)
-	}
+	// ... and the record of attempts says so.
+	wait.For(t, "the removal in the record of attempts", func() bool {
+		return statusJSON(t, paths.ControlSocket).Record.Counts["firewall_removed"] >= 1
+	})
 
 	// Uninstall, once the cooldown allows it.
 	code, out, errs = runCLI(t, "uninstall")
