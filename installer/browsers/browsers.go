@@ -131,6 +131,11 @@ func Apply(ctx context.Context, env Env) (putBack []string, err error) {
 	if env.StateDir == "" {
 		return nil, errors.New("browsers: no state directory to keep the original policies in")
 	}
+	unlock, err := lockRecord(env.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	rec, err := loadRecord(env.StateDir)
 	if err != nil {
 		return nil, err
@@ -177,6 +182,14 @@ func Check(ctx context.Context, env Env) ([]Status, error) {
 // nothing.
 func Restore(ctx context.Context, env Env) error {
 	env = env.norm()
+	if _, err := os.Stat(env.StateDir); err != nil {
+		return nil // no state folder, no record
+	}
+	unlock, err := lockRecord(env.StateDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	rec, err := loadRecord(env.StateDir)
 	if err != nil || rec == nil {
 		return err

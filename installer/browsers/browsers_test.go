@@ -425,3 +425,33 @@ func TestWindows(t *testing.T) {
 		t.Errorf("the registry after Restore:\n%s\nwant:\n%s", after, before)
 	}
 }
+
+// TestApplyTwiceAtOnce: install and the running service both call Apply,
+// in two processes, at nearly the same time; the lock makes the second
+// find the record of the first, so the original stays the person's. (The
+// window without the lock is narrow: this catches it rarely, and
+// TestFirewallEndToEnd, where install and the service really race, did.)
+func TestApplyTwiceAtOnce(t *testing.T) {
+	for range 20 {
+		root, state := t.TempDir(), t.TempDir()
+		write(t, root, "usr/lib/firefox/application.ini", "", 0o644)
+		write(t, root, "usr/lib/firefox/distribution/policies.json", theirFirefoxPolicies, 0o644)
+		before := tree(t, root)
+		env := Env{Root: root, StateDir: state, GOOS: "linux"}
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() { _, err := Apply(context.Background(), env); errs <- err }()
+		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := Restore(context.Background(), env); err != nil {
+			t.Fatal(err)
+		}
+		if after := tree(t, root); after != before {
+			t.Fatalf("after two Applies at once and Restore:\n%s\nwant:\n%s", after, before)
+		}
+	}
+}
