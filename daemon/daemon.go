@@ -11,7 +11,8 @@
 // the settings wait out the cooldown. The installed service's memory is in
 // a place the settings cannot move, and one process at a time holds it. When nocontact is installed, the
 // daemon also decides when the system's DNS settings are re-asserted and
-// what the hosts layer lists, through the System it is given. What the
+// what the hosts layer lists, through the System it is given, and keeps
+// the firewall layer and the browsers' policies (firewall.go). What the
 // daemon must not do is decide anything about the pact itself (that is
 // daemon/pact) or know how the system's DNS settings are changed (that is
 // the installer, behind System).
@@ -194,6 +195,8 @@ type Daemon struct {
 	// encrypted-DNS addresses (see firewall.go).
 	control  func(network, address string, c syscall.RawConn) error
 	fwUsable bool
+	fwWhy    error       // why not, when not usable
+	fwSaid   atomic.Bool // fwWhy was logged
 	doh      dohAddrs
 	// standDown is set once the pact allowed uninstalling: from then on
 	// the daemon no longer re-asserts the DNS settings or rewrites the
@@ -330,7 +333,7 @@ func New(opts Options) (d *Daemon, err error) {
 	d.attempts = attempts.New(func() time.Time { return d.clk.Now() }, d.loc)
 	d.loadAttempts()
 	d.loop = upstream.NewLoopMark()
-	d.control, d.fwUsable = firewallControl(opts.Firewall, d.log)
+	d.control, d.fwUsable, d.fwWhy = firewallControl(opts.Firewall)
 	up, err := forwarderFor(cfg, d.loop, d.log, d.savedResolvers(), opts.SystemRoot, d.control)
 	var noUp *noUpstreamError
 	switch {

@@ -65,19 +65,19 @@ type dohAddrs struct {
 }
 
 // firewallControl returns what the upstream sockets are dialled with, and
-// whether the layer may be turned on (it may not when the daemon's own
-// questions could not be told apart: that would leave the machine with
-// no DNS at all).
-func firewallControl(fw Firewall, log interface{ Error(string, ...any) }) (func(string, string, syscall.RawConn) error, bool) {
+// whether the layer may be turned on: it may not when the daemon's own
+// questions could not be told apart, since that would leave the machine
+// with no DNS at all. Why is logged when the layer would be wanted
+// (keepLayers), not here: a trial run without rights has no layer.
+func firewallControl(fw Firewall) (ctl func(string, string, syscall.RawConn) error, usable bool, why error) {
 	if fw == nil {
-		return nil, false
+		return nil, false, nil
 	}
 	ctl, err := fw.UpstreamControl()
 	if err != nil {
-		log.Error("the firewall layer stays off: nocontact could not mark its own questions to its upstreams, and without that the layer would cut this computer's DNS", "err", err)
-		return nil, false
+		return nil, false, err
 	}
-	return ctl, true
+	return ctl, true, nil
 }
 
 // keepLayers keeps the browsers' policies (while the pact binds) and the
@@ -88,9 +88,14 @@ func (d *Daemon) keepLayers(ctx context.Context) {
 	now := d.clk.Now()
 	binding := d.eng.Binding(now)
 	blocking := len(d.spec.Platforms)+len(d.spec.Domains) > 0
-	fwOn := d.eng.Firewall() && blocking && d.fwUsable
+	wanted := d.eng.Firewall() && blocking
+	fwOn := wanted && d.fwUsable
 	up := d.up
 	d.mu.Unlock()
+	if wanted && !d.fwUsable && d.opts.Firewall != nil && !d.fwSaid.Swap(true) {
+		d.log.Error("the firewall layer stays off: nocontact could not mark its own questions to its upstreams, and without that the layer would cut this computer's DNS; "+
+			"the service needs the CAP_NET_ADMIN capability", "err", d.fwWhy)
+	}
 
 	if b := d.opts.Browsers; b != nil && binding {
 		back, err := b.KeepBrowsers(ctx)
