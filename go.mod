@@ -10,4 +10,14 @@ require (
 	golang.org/x/sys v0.49.0
 )
 
-require golang.org/x/net v0.57.0
+require (
+	github.com/google/nftables v0.3.0
+	golang.org/x/net v0.57.0
+)
+
+require (
+	github.com/google/go-cmp v0.6.0 // indirect
+	github.com/mdlayher/netlink v1.7.3-0.20250113171957-fbb4dce95f42 // indirect
+	github.com/mdlayher/socket v0.5.0 // indirect
+	golang.org/x/sync v0.23.0 // indirect
+)

@@ -43,7 +43,21 @@ type Config struct {
 	QuietHours []QuietHours `toml:"quiet_hours"`
 	HostsFile  HostsFile    `toml:"hosts_file"`
 	Clock      Clock        `toml:"clock"`
+	Firewall   Firewall     `toml:"firewall"`
 	Daemon     Daemon       `toml:"daemon"`
+}
+
+// Firewall is the [firewall] table: the third layer of the installed
+// service. While anything is blocked, the system's firewall refuses DNS,
+// DNS over TLS and DNS over QUIC to any server but nocontact's own
+// upstreams, and HTTPS to the addresses of the known encrypted-DNS
+// services, so that no program can ask a resolver of its own around the
+// filter. Never in a trial run.
+type Firewall struct {
+	// Enabled turns the layer on. Default true. Turning it off is a
+	// loosening of the pact, so it waits out the cooldown (or, strict,
+	// is refused until the pact ends).
+	Enabled bool `toml:"enabled"`
 }
 
 // Clock is the [clock] table: who may vouch for the time.
@@ -250,6 +264,7 @@ func defaults() *Config {
 		QuietHours: []QuietHours{},
 		HostsFile:  HostsFile{Enabled: true},
 		Clock:      Clock{Witnesses: slices.Clone(DefaultWitnesses)},
+		Firewall:   Firewall{Enabled: true},
 	}
 }
 

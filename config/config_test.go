@@ -125,6 +125,7 @@ func TestDefaults(t *testing.T) {
 		QuietHours: []QuietHours{},
 		HostsFile:  HostsFile{Enabled: true},
 		Clock:      Clock{Witnesses: DefaultWitnesses},
+		Firewall:   Firewall{Enabled: true},
 		Daemon:     Daemon{StateDir: DefaultStateDir(), ControlSocket: controlSocketFor(runtime.GOOS, privileged(), os.Getenv, DefaultStateDir())},
 	}
 	if d := diff(want, Default(cat)); d != "" {
@@ -194,6 +195,8 @@ enabled = false
 
 [clock]
 witnesses = ["https://time.example/", "HTTPS://Time.Example/", "https://b.example"]
+[firewall]
+enabled = false
 
 [daemon]
 state_dir = "/srv/nocontact"
@@ -376,9 +379,9 @@ func TestErrors(t *testing.T) {
 		{"unknown dns key", "[dns]\nlisten = [\"127.0.0.1:0\"]\nport = 53\n",
 			`nocontact.toml:3: unknown key "dns.port"`, []string{"the keys of [dns] are listen, upstreams, lan_clients"}},
 		{"unknown table", "[pact]\n\n[dnss]\nlisten = []\n",
-			`nocontact.toml:3: unknown table [dnss]`, []string{"the tables are [pact], [dns], [[quiet_hours]], [hosts_file], [clock] and [daemon]"}},
+			`nocontact.toml:3: unknown table [dnss]`, []string{"the tables are [pact], [dns], [[quiet_hours]], [hosts_file], [clock], [firewall] and [daemon]"}},
 		{"unknown array table", "[[hours]]\nfrom = 1\n",
-			`nocontact.toml:1: unknown table [[hours]]`, []string{"[pact], [dns], [[quiet_hours]], [hosts_file], [clock] and [daemon]"}},
+			`nocontact.toml:1: unknown table [[hours]]`, []string{"[pact], [dns], [[quiet_hours]], [hosts_file], [clock], [firewall] and [daemon]"}},
 		{"table in capitals", "[Pact]\nblock = []\n",
 			`nocontact.toml:1: unknown table [Pact]`, []string{"lower case, [pact]"}},
 		{"key in capitals", "[pact]\nBlock = []\n",
@@ -688,6 +691,32 @@ func TestUpstreamString(t *testing.T) {
 				t.Errorf("String: want %q, got %q", tt.want, got)
 			}
 		})
+	}
+}
+
+// TestFirewallDefault: the firewall layer is on unless the file turns it
+// off.
+func TestFirewallDefault(t *testing.T) {
+	cat := newCatalog(t)
+	for _, tt := range []struct {
+		text string
+		want bool
+	}{
+		{"", true},
+		{"[firewall]\n", true},
+		{"[firewall]\nenabled = false\n", false},
+		{"[firewall]\nenabled = true\n", true},
+	} {
+		c, err := Parse(strings.NewReader(tt.text), "nocontact.toml", cat)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.text, err)
+		}
+		if c.Firewall.Enabled != tt.want {
+			t.Errorf("%q: firewall.enabled = %v, want %v", tt.text, c.Firewall.Enabled, tt.want)
+		}
+	}
+	if _, err := Parse(strings.NewReader("[firewall]\nenabled = 1\n"), "nocontact.toml", cat); err == nil || !strings.Contains(err.Error(), "firewall.enabled") {
+		t.Errorf("enabled = 1: %v, want an error naming firewall.enabled", err)
 	}
 }
 

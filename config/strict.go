@@ -381,6 +381,8 @@ func example(key string) string {
 		return `"24h"`
 	case "hosts_file.enabled":
 		return "true"
+	case "firewall.enabled":
+		return "true"
 	case "clock.witnesses":
 		return `["https://www.google.com/", "https://www.wikipedia.org/"]`
 	}

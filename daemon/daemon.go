@@ -11,7 +11,8 @@
 // the settings wait out the cooldown. The installed service's memory is in
 // a place the settings cannot move, and one process at a time holds it. When nocontact is installed, the
 // daemon also decides when the system's DNS settings are re-asserted and
-// what the hosts layer lists, through the System it is given. What the
+// what the hosts layer lists, through the System it is given, and keeps
+// the firewall layer and the browsers' policies (firewall.go). What the
 // daemon must not do is decide anything about the pact itself (that is
 // daemon/pact) or know how the system's DNS settings are changed (that is
 // the installer, behind System).
@@ -32,6 +33,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/nocontact/nocontact/config"
@@ -97,6 +99,11 @@ type Options struct {
 	// WallWatch delivers a value when the wall clock is set; nil means
 	// clock.WatchWall.
 	WallWatch func(ctx context.Context) <-chan struct{}
+	// Firewall and Browsers are the installed machine's firewall layer
+	// and browser policies (see firewall.go), kept while System says the
+	// machine is installed; nil means none.
+	Firewall Firewall
+	Browsers Browsers
 }
 
 // stateVersion is the format version of the state file.
@@ -188,6 +195,14 @@ type Daemon struct {
 	// saving keeps a failing disk (full, read only) from filling the log:
 	// a failure is said once, and so is the recovery.
 	saving failure
+	// control marks the upstream sockets for the firewall layer, and
+	// fwUsable says the layer may be turned on; doh holds the
+	// encrypted-DNS addresses (see firewall.go).
+	control  func(network, address string, c syscall.RawConn) error
+	fwUsable bool
+	fwWhy    error       // why not, when not usable
+	fwSaid   atomic.Bool // fwWhy was logged
+	doh      dohAddrs
 	// standDown is set once the pact allowed uninstalling: from then on
 	// the daemon no longer re-asserts the DNS settings or rewrites the
 	// hosts layer, so that uninstall can give them back (until a restart).
@@ -323,7 +338,8 @@ func New(opts Options) (d *Daemon, err error) {
 	d.attempts = attempts.New(func() time.Time { return d.clk.Now() }, d.loc)
 	d.loadAttempts()
 	d.loop = upstream.NewLoopMark()
-	up, err := forwarderFor(cfg, d.loop, d.log, d.savedResolvers(), opts.SystemRoot)
+	d.control, d.fwUsable, d.fwWhy = firewallControl(opts.Firewall)
+	up, err := forwarderFor(cfg, d.loop, d.log, d.savedResolvers(), opts.SystemRoot, d.control)
 	var noUp *noUpstreamError
 	switch {
 	case errors.As(err, &noUp):
@@ -479,6 +495,7 @@ func (d *Daemon) keep(ctx context.Context) {
 		names = HostsNames(d.opts.Catalog, d.spec)
 	}
 	d.mu.Unlock()
+	defer d.keepLayers(ctx) // the firewall layer and the browsers' policies (firewall.go)
 	if binding {
 		re, err := sys.KeepDNS(ctx)
 		switch {
@@ -625,7 +642,7 @@ func (d *Daemon) Reload() error {
 		}
 		return err
 	}
-	up, err := forwarderFor(cfg, d.loop, d.log, d.savedResolvers(), d.opts.SystemRoot)
+	up, err := forwarderFor(cfg, d.loop, d.log, d.savedResolvers(), d.opts.SystemRoot, d.control)
 	var noUp *noUpstreamError
 	if errors.As(err, &noUp) {
 		d.log.Error("config not reloaded, still filtering with the previous one: " + noUp.Advice(d.opts.ConfigPath))
@@ -732,7 +749,8 @@ func (d *Daemon) Cancel(id string) ([]pact.Change, error) {
 // nocontact's own addresses, and returns a forwarder to the result.
 // saved, when not nil, gives the resolvers from before nocontact took over
 // the system's DNS (see Daemon.savedResolvers).
-func forwarderFor(cfg *config.Config, loop *upstream.LoopMark, log *slog.Logger, saved func() ([]netip.AddrPort, error), root string) (*upstream.Forwarder, error) {
+func forwarderFor(cfg *config.Config, loop *upstream.LoopMark, log *slog.Logger, saved func() ([]netip.AddrPort, error), root string,
+	control func(network, address string, c syscall.RawConn) error) (*upstream.Forwarder, error) {
 	if root == "" {
 		root = "/"
 	}
@@ -776,6 +794,7 @@ func forwarderFor(cfg *config.Config, loop *upstream.LoopMark, log *slog.Logger,
 		Bootstrap: upstream.WithoutSelf(cfg.DNS.BootstrapAddrs, cfg.DNS.ListenAddrs),
 		Loop:      loop,
 		Logger:    log,
+		Control:   control,
 	})
 }
 

@@ -1,16 +1,18 @@
 // Package installer puts nocontact on a machine and takes it off again:
 // `nocontact install` copies the binary and the settings to their system
 // places, registers and starts the service, waits until the filter
-// answers, points the system's DNS at it and writes the hosts layer;
-// `nocontact uninstall` gives all of that back. Keeper is the part the
-// running daemon uses to keep the system's DNS settings and the hosts
-// layer true while the pact binds.
+// answers, points the system's DNS at it, writes the hosts layer and the
+// browsers' policies; `nocontact uninstall` gives all of that back, and
+// takes the firewall layer out. Keeper is the part the running daemon
+// uses to keep the system's DNS settings, the hosts layer, the firewall
+// layer and the browsers' policies true while the pact binds.
 //
 // Every edge is injected (the filesystem root, the command runner, the
 // service manager, the clock, the "does the filter answer" probe), so the
 // steps, their order and the undoing of the ones done when a later one
 // fails are tested without touching the system. The mechanisms live in
-// the subpackages (osdns, hosts, unit); this package only orders them.
+// the subpackages (osdns, hosts, unit, firewall, browsers); this package
+// only orders them.
 // It must not decide whether uninstalling is allowed: that is the pact's
 // business, asked through the daemon before Uninstall is called.
 package installer
@@ -35,7 +37,9 @@ import (
 	"github.com/nocontact/nocontact/daemon/statefile"
 	"github.com/nocontact/nocontact/dnsfilter/catalog"
 	"github.com/nocontact/nocontact/installer/atomicfile"
+	"github.com/nocontact/nocontact/installer/browsers"
 	"github.com/nocontact/nocontact/installer/command"
+	"github.com/nocontact/nocontact/installer/firewall"
 	"github.com/nocontact/nocontact/installer/hosts"
 	"github.com/nocontact/nocontact/installer/osdns"
 	"github.com/nocontact/nocontact/installer/unit"
@@ -102,6 +106,10 @@ type Installer struct {
 	HostsNames func(ctx context.Context) ([]string, error)
 	// HostsPath is the hosts file; "" means hosts.Path(Root).
 	HostsPath string
+	// NewFirewall returns the firewall layer's backend, for uninstall
+	// (the running daemon puts the layer in force); nil means
+	// firewall.New.
+	NewFirewall func(firewall.Env) (firewall.Firewall, error)
 }
 
 // InstallOptions says which settings file to install.
@@ -161,7 +169,9 @@ type step struct {
 // is there already, which is kept), the service registered (an installed
 // one is removed and registered again, so that its definition is the
 // current rendering) and started, the filter's answers awaited, the system's DNS pointed at
-// it and the hosts layer written. If a step fails, every step before it
+// it, the hosts layer written and the browsers' own encrypted DNS turned
+// off by their machine policies (the running daemon puts the firewall
+// layer in force once the DNS settings are taken over). If a step fails, every step before it
 // is undone, last first, and the error says which failed.
 func (in *Installer) Install(ctx context.Context, opt InstallOptions) (err error) {
 	if in.IsAdmin != nil && !in.IsAdmin() {
@@ -316,6 +326,13 @@ func (in *Installer) Install(ctx context.Context, opt InstallOptions) (err error
 		}
 		did("write the hosts layer", undo)
 	}
+
+	// The browsers' policies.
+	undo, err = in.applyBrowsers(ctx, stateDir)
+	if err != nil {
+		return err
+	}
+	did("turn off the browsers' own encrypted DNS", undo)
 	in.say("nocontact is installed and running: every lookup on this computer goes through it.")
 	return nil
 }
@@ -486,8 +503,10 @@ type UninstallOptions struct {
 // Uninstall takes nocontact off the machine; the caller has asked the
 // pact first (see the package comment), and asking made the running
 // service stand down: it no longer puts the DNS settings or the hosts
-// layer back. In order: the system's DNS settings are restored exactly
-// from the record, the hosts layer removed, the caches flushed, and only
+// layer back. In order: the firewall layer is removed (so that the DNS
+// servers given back are not refused), the system's DNS settings are
+// restored exactly from the record, the browsers' policies given back
+// from theirs, the hosts layer removed, the caches flushed, and only
 // then the service stopped (its own way, see Systemd) and unregistered
 // and the binary removed; the settings file and the state directory stay
 // unless Purge. The filter keeps answering until the DNS settings no
@@ -501,10 +520,19 @@ func (in *Installer) Uninstall(ctx context.Context, opt UninstallOptions) error 
 		return ErrNotAdmin
 	}
 	stateDir := in.stateDir()
+	// The firewall layer first: DNS given back to servers elsewhere must
+	// not meet rules that refuse it. The service has stood down, so it
+	// does not put the layer back.
+	if err := in.removeFirewall(ctx, stateDir); err != nil {
+		return fmt.Errorf("%w; nocontact stays installed", err)
+	}
 	if err := osdns.Restore(ctx, in.osdnsEnv(stateDir)); err != nil {
 		return fmt.Errorf("giving back the DNS settings: %w; nocontact stays installed", err)
 	}
 	in.say("Gave back the DNS settings this computer had before nocontact.")
+	if err := browsers.Restore(ctx, in.browsersEnv(stateDir)); err != nil {
+		return fmt.Errorf("giving back the browsers' policies: %w", err)
+	}
 	if _, err := in.hostsFile().Ensure(nil); err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/nocontact/nocontact/config"
 	"github.com/nocontact/nocontact/dnsfilter/catalog"
 	"github.com/nocontact/nocontact/installer/command/commandtest"
+	"github.com/nocontact/nocontact/installer/firewall/firewalltest"
 	"github.com/nocontact/nocontact/installer/osdns"
 	"github.com/nocontact/nocontact/installer/unit"
 )
@@ -114,6 +115,7 @@ type rig struct {
 	ev    *events
 	svc   *fakeService
 	run   *commandtest.Fake
+	fw    *firewalltest.Fake
 	in    *Installer
 	exe   string
 }
@@ -124,7 +126,7 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, root: t.TempDir(), ev: &events{}, run: &commandtest.Fake{}}
+	r := &rig{t: t, root: t.TempDir(), ev: &events{}, run: &commandtest.Fake{}, fw: &firewalltest.Fake{}}
 	r.state = r.path("var/lib/nocontact")
 	r.svc = &fakeService{ev: r.ev}
 	r.exe = filepath.Join(t.TempDir(), "nocontact-new")
@@ -157,6 +159,7 @@ func newRig(t *testing.T) *rig {
 			r.ev.add("hosts names")
 			return []string{"instagram.com", "www.instagram.com"}, nil
 		},
+		NewFirewall: r.fw.New,
 	}
 	return r
 }

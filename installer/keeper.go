@@ -8,6 +8,7 @@ import (
 	"runtime"
 
 	"github.com/nocontact/nocontact/installer/command"
+	"github.com/nocontact/nocontact/installer/firewall"
 	"github.com/nocontact/nocontact/installer/hosts"
 	"github.com/nocontact/nocontact/installer/osdns"
 )
@@ -28,10 +29,15 @@ type Keeper struct {
 	Hosts hosts.File
 	// Log receives each change; nil means quiet.
 	Log *slog.Logger
-	// GOOS picks the cache-flush commands; "" means the running system's.
+	// GOOS picks the cache-flush commands and the browsers' places; ""
+	// means the running system's.
 	GOOS string
+	// NewFirewall returns the firewall layer's backend; nil means
+	// firewall.New (see layers.go).
+	NewFirewall func(firewall.Env) (firewall.Firewall, error)
 
 	changes chan struct{}
+	layers  layers
 }
 
 func (k *Keeper) env() osdns.Env {
@@ -118,8 +124,9 @@ func (k *Keeper) OriginalResolvers() ([]netip.AddrPort, error) {
 }
 
 // Changes delivers a value when the files the DNS settings and the hosts
-// layer live in may have changed; nil until Watch starts, and on systems
-// where it cannot watch.
+// layer live in may have changed, or (Linux) something deleted part of
+// the firewall layer; nil until Watch starts, and on systems where it
+// cannot watch.
 func (k *Keeper) Changes() <-chan struct{} {
 	if k.changes == nil {
 		return nil
@@ -128,11 +135,14 @@ func (k *Keeper) Changes() <-chan struct{} {
 }
 
 // Watch starts watching, until ctx is done, where the system allows it
-// cheaply (inotify on Linux); elsewhere the daemon's periodic wake is the
-// only check. Call it before handing the Keeper to the daemon.
+// cheaply (inotify and an nftables monitor on Linux); elsewhere the
+// daemon's periodic wake is the only check. Call it before handing the Keeper to the daemon.
 func (k *Keeper) Watch(ctx context.Context) {
 	ch := make(chan struct{}, 1)
-	if watch(ctx, k.Root, ch, k.log()) {
+	files := watch(ctx, k.Root, ch, k.log())
+	// Only the real system's firewall: a Root of a test's own has none.
+	fw := (k.Root == "" || k.Root == "/") && firewall.Watch(ctx, ch, k.log())
+	if files || fw {
 		k.changes = ch
 	}
 }

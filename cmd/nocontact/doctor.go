@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,7 +24,10 @@ import (
 	"github.com/nocontact/nocontact/daemon/portwatch"
 	"github.com/nocontact/nocontact/dnsfilter/catalog"
 	"github.com/nocontact/nocontact/installer"
+	"github.com/nocontact/nocontact/installer/browsers"
+	"github.com/nocontact/nocontact/installer/firewall"
 	"github.com/nocontact/nocontact/installer/hosts"
+	"github.com/nocontact/nocontact/installer/osdns"
 )
 
 // doctorProbes are what doctor looks at; tests replace every one.
@@ -55,6 +59,26 @@ type doctorProbes struct {
 	stateDir string
 	// settingsErr is the mistake in the settings file, if it has one.
 	settingsErr error
+	// outsideDNS sends a plain DNS question straight to a resolver that
+	// is not nocontact's (addr, port 53) and returns nil when it was
+	// answered: the firewall layer's real probe.
+	outsideDNS func(ctx context.Context, addr netip.Addr) error
+	// upstreams are the addresses nocontact itself asks, which the probe
+	// must avoid (the layer lets some of them through).
+	upstreams func(ctx context.Context) []netip.Addr
+	// firewall checks the layer's rules themselves (see
+	// installer/firewall): nil, an error wrapping firewall.ErrRemoved,
+	// or another error when they could not be read (without
+	// administrator rights).
+	firewall func(ctx context.Context) error
+	// browsers checks every browser's policy (see installer/browsers).
+	browsers func(ctx context.Context) ([]browsers.Status, error)
+}
+
+// outsideResolvers are well-known public resolvers the firewall probe
+// asks, the first that is not one of nocontact's own upstreams.
+var outsideResolvers = []netip.Addr{
+	netip.MustParseAddr("9.9.9.9"), netip.MustParseAddr("1.1.1.1"), netip.MustParseAddr("8.8.8.8"),
 }
 
 type finding struct {
@@ -101,7 +125,7 @@ func doctor(ctx context.Context, cfg *config.Config, cfgPath string, p doctorPro
 	} else {
 		add(true, fmt.Sprintf("The filter answers on %s.", addr), "")
 		if rcode == dns.RcodeNameError {
-			add(true, "Browsers' own encrypted DNS is turned off: the filter answers Firefox's check.", "")
+			add(true, "The filter answers Firefox's check, so Firefox's automatic encrypted DNS stays off.", "")
 		} else {
 			add(false, fmt.Sprintf("Something other than nocontact answers on %s: Firefox's check got %s, not nocontact's answer.", addr, dns.RcodeToString[rcode]), "Stop the other DNS server on that address, or give nocontact another [dns] listen address.")
 		}
@@ -153,6 +177,9 @@ func doctor(ctx context.Context, cfg *config.Config, cfgPath string, p doctorPro
 		}
 	}
 
+	out = append(out, doctorBrowsers(ctx, p)...)
+	out = append(out, doctorFirewall(ctx, cfg, p)...)
+
 	if runtime.GOOS != "windows" {
 		if mode, uid, err := p.perm(cfgPath); err == nil {
 			if mode&0o022 != 0 || (uid != 0 && uid != -1) {
@@ -192,6 +219,68 @@ func strangerFix(st control.Stranger) string {
 		return fmt.Sprintf("Find it with: sudo ss -lnp 'sport = :%s', and stop it.", port)
 	}
 	return fmt.Sprintf("Stop it: sudo kill %d. If it comes back, find what starts it (systemctl status %d names its service) and turn that off: sudo systemctl disable --now THAT-SERVICE", st.PID, st.PID)
+}
+
+// doctorBrowsers checks the policy of every browser found.
+func doctorBrowsers(ctx context.Context, p doctorProbes) []finding {
+	sts, err := p.browsers(ctx)
+	if err != nil {
+		return []finding{{false, fmt.Sprintf("The browsers' policies could not be read (%v).", err), "Run doctor again with administrator rights (sudo nocontact doctor)."}}
+	}
+	if len(sts) == 0 {
+		return []finding{{true, "No browser nocontact knows (Firefox, Chrome, Chromium, Edge, Brave) is installed where it looks.", ""}}
+	}
+	var out []finding
+	for _, s := range sts {
+		if s.OK {
+			out = append(out, finding{true, fmt.Sprintf("%s cannot use its own encrypted DNS: a policy turns it off (%s).", s.Browser, s.Where), ""})
+			continue
+		}
+		out = append(out, finding{false, fmt.Sprintf("%s could use its own encrypted DNS around nocontact: %s (%s).", s.Browser, s.Problem, s.Where),
+			"The service writes the policy again within a minute while your pact holds; if it does not, run sudo nocontact install again. If another policy file or key sets it, remove that setting."})
+	}
+	return out
+}
+
+// doctorFirewall checks the firewall layer with a real question to an
+// outside resolver, which must be refused while anything is blocked.
+func doctorFirewall(ctx context.Context, cfg *config.Config, p doctorProbes) []finding {
+	if !cfg.Firewall.Enabled {
+		return []finding{{true, "The firewall layer is turned off in the settings ([firewall] enabled = false), so programs can ask other DNS servers directly.", ""}}
+	}
+	blocking, berr := p.blocking(ctx)
+	if berr == nil && !blocking {
+		return []finding{{true, "Nothing is blocked right now, so the firewall layer is off.", ""}}
+	}
+	var out []finding
+	ups := p.upstreams(ctx)
+	var probe netip.Addr
+	for _, a := range outsideResolvers {
+		if !slices.Contains(ups, a) {
+			probe = a
+			break
+		}
+	}
+	if probe.IsValid() {
+		if err := p.outsideDNS(ctx, probe); err == nil {
+			out = append(out, finding{false, fmt.Sprintf("A DNS question sent straight to %s, around nocontact, was answered: programs can ask a DNS server of their own.", probe),
+				"Check that the service is running (it puts the firewall layer in place while something is blocked) and see its log; [firewall] enabled must be true."})
+		} else {
+			out = append(out, finding{true, fmt.Sprintf("A DNS question sent straight to %s, around nocontact, was refused.", probe), ""})
+		}
+	}
+	switch err := p.firewall(ctx); {
+	case err == nil:
+		out = append(out, finding{true, "nocontact's firewall rules are in place.", ""})
+	case errors.Is(err, firewall.ErrRemoved):
+		out = append(out, finding{false, fmt.Sprintf("nocontact's firewall rules are not in place (%v).", err),
+			"The service puts them back within a minute while something is blocked; if it does not, see its log."})
+	case errors.Is(err, firewall.ErrUnsupported):
+	default:
+		// Reading the rules needs administrator rights: the probe above
+		// said what matters.
+	}
+	return out
 }
 
 // allNowhere reports whether every address is 0.0.0.0 or ::.
@@ -278,6 +367,41 @@ func realProbes(d systemDeps, cfg *config.Config, cat *catalog.Catalog) doctorPr
 			// now, other than the installed nocontact, is a stranger
 			// (it may be why the service cannot start).
 			return portHolders(cfg.DNS.ListenAddrs, d.paths.Executable)
+		},
+		outsideDNS: func(ctx context.Context, addr netip.Addr) error {
+			c := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
+			m := new(dns.Msg)
+			m.SetQuestion("example.com.", dns.TypeA)
+			_, _, err := c.ExchangeContext(ctx, m, netip.AddrPortFrom(addr, 53).String())
+			return err
+		},
+		upstreams: func(ctx context.Context) []netip.Addr {
+			var out []netip.Addr
+			for _, u := range cfg.DNS.UpstreamAddrs {
+				if u.Addr.IsValid() {
+					out = append(out, u.Addr.Addr())
+				}
+			}
+			for _, b := range cfg.DNS.BootstrapAddrs {
+				out = append(out, b.Addr())
+			}
+			// "system": the servers from before nocontact.
+			if ap, err := osdns.OriginalResolvers(osdns.Env{Root: d.root, StateDir: sysPath(d.root, d.paths.StateDir)}); err == nil {
+				for _, a := range ap {
+					out = append(out, a.Addr())
+				}
+			}
+			return out
+		},
+		firewall: func(ctx context.Context) error {
+			fw, err := firewall.New(firewall.Env{StateDir: sysPath(d.root, d.paths.StateDir), Run: d.run})
+			if err != nil {
+				return err
+			}
+			return fw.Check(ctx)
+		},
+		browsers: func(ctx context.Context) ([]browsers.Status, error) {
+			return browsers.Check(ctx, browsers.Env{Root: d.root, StateDir: sysPath(d.root, d.paths.StateDir), Run: d.run})
 		},
 		warnings: func(ctx context.Context) ([]string, error) {
 			c, err := d.client(cat)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/netip"
 	"runtime"
@@ -16,6 +17,8 @@ import (
 	"github.com/nocontact/nocontact/config"
 	"github.com/nocontact/nocontact/daemon/control"
 	"github.com/nocontact/nocontact/dnsfilter/catalog"
+	"github.com/nocontact/nocontact/installer/browsers"
+	"github.com/nocontact/nocontact/installer/firewall"
 )
 
 // healthy is a machine where everything is right.
@@ -37,9 +40,15 @@ func healthy() doctorProbes {
 			}
 			return 0o700, 0, nil
 		},
-		warnings:  func(context.Context) ([]string, error) { return nil, nil },
-		strangers: func(context.Context) ([]control.Stranger, error) { return nil, nil },
-		stateDir:  "/var/lib/nocontact",
+		warnings:   func(context.Context) ([]string, error) { return nil, nil },
+		strangers:  func(context.Context) ([]control.Stranger, error) { return nil, nil },
+		stateDir:   "/var/lib/nocontact",
+		outsideDNS: func(context.Context, netip.Addr) error { return errors.New("connection refused") },
+		upstreams:  func(context.Context) []netip.Addr { return nil },
+		firewall:   func(context.Context) error { return nil },
+		browsers: func(context.Context) ([]browsers.Status, error) {
+			return []browsers.Status{{Browser: "Firefox", Where: "/etc/firefox/policies/policies.json", OK: true}}, nil
+		},
 	}
 }
 
@@ -90,6 +99,28 @@ func TestDoctor(t *testing.T) {
 		{"settings writable by others", func(p *doctorProbes) {
 			p.perm = func(p string) (fs.FileMode, int, error) { return 0o666, 0, nil }
 		}, "can be changed by someone who is not an administrator"},
+		{"DNS around the firewall", func(p *doctorProbes) {
+			p.outsideDNS = func(context.Context, netip.Addr) error { return nil }
+		}, "A DNS question sent straight to 9.9.9.9, around nocontact, was answered"},
+		{"the probe avoids the upstreams", func(p *doctorProbes) {
+			p.upstreams = func(context.Context) []netip.Addr { return []netip.Addr{netip.MustParseAddr("9.9.9.9")} }
+			p.outsideDNS = func(_ context.Context, a netip.Addr) error {
+				if a.String() == "9.9.9.9" {
+					return errors.New("asked the upstream")
+				}
+				return nil
+			}
+		}, "sent straight to 1.1.1.1, around nocontact, was answered"},
+		{"firewall rules removed", func(p *doctorProbes) {
+			p.firewall = func(context.Context) error {
+				return fmt.Errorf("%w: the table inet nocontact is gone", firewall.ErrRemoved)
+			}
+		}, "firewall rules are not in place (nocontact's firewall rules are not in force: the table inet nocontact is gone)"},
+		{"browser policy missing", func(p *doctorProbes) {
+			p.browsers = func(context.Context) ([]browsers.Status, error) {
+				return []browsers.Status{{Browser: "Google Chrome", Where: "/etc/opt/chrome/policies/managed/zz-nocontact.json", Problem: `DnsOverHttpsMode is "secure", set by zz-zz.json`}}, nil
+			}
+		}, `Google Chrome could use its own encrypted DNS around nocontact: DnsOverHttpsMode is "secure", set by zz-zz.json`},
 		{"state readable by others", func(p *doctorProbes) {
 			p.perm = func(p string) (fs.FileMode, int, error) {
 				if strings.HasSuffix(p, ".toml") {

@@ -51,6 +51,8 @@ func recordParts(c map[string]int) []string {
 		{"clock_tampered", "the computer's boot clock was tampered with"},
 		{"time_namespace", "nocontact was started with its clocks moved"},
 		{"port_stranger", "another program listened where nocontact answers"},
+		{"firewall_removed", "nocontact's firewall rules were removed"},
+		{"browser_policy_removed", "a browser's policy against its own encrypted DNS was removed"},
 	} {
 		if n := c[k.kind]; n > 0 {
 			out = append(out, k.words+" "+times(n))
@@ -59,8 +61,8 @@ func recordParts(c map[string]int) []string {
 	known := map[string]bool{"loosening_queued": true, "loosening_cancelled": true, "loosening_refused": true, "settings_moved_memory": true,
 		"state_restored": true, "state_lost": true, "dns_rewritten": true, "hosts_edited": true,
 		"not_running": true, "clock_set": true, "clock_tampered": true, "time_namespace": true,
-		"time_confirmed": true, // confirmed time is no attempt: not said
-		"port_stranger":  true}
+		"firewall_removed": true, "browser_policy_removed": true, "port_stranger": true,
+		"time_confirmed": true} // confirmed time is no attempt: not said
 	other := 0
 	for k, n := range c {
 		if !known[k] {

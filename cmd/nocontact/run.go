@@ -74,6 +74,7 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 		keeper.StateDir = cfg.Daemon.StateDir
 	}
 	opts.System = keeper
+	opts.Firewall, opts.Browsers = keeper, keeper
 	keepCtx, stopKeeping := context.WithCancel(ctx)
 	defer stopKeeping()
 	keeper.Watch(keepCtx)

@@ -69,8 +69,8 @@ type Record struct {
 	Since time.Time `json:"since"`
 	// Counts counts every event by kind (loosening_queued,
 	// loosening_cancelled, loosening_refused, state_restored, state_lost,
-	// settings_moved_memory, dns_rewritten, hosts_edited, and kinds later
-	// versions add).
+	// settings_moved_memory, dns_rewritten, hosts_edited, firewall_removed,
+	// browser_policy_removed, and kinds later versions add).
 	Counts map[string]int `json:"counts"`
 	// Events are the latest events, oldest first.
 	Events []Event `json:"events"`

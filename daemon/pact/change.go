@@ -26,6 +26,7 @@ const (
 	OpStrict         Op = "strict"          // Strict
 	OpAddQuiet       Op = "add-quiet"       // Window
 	OpRemoveQuiet    Op = "remove-quiet"    // Window
+	OpFirewall       Op = "firewall"        // Firewall: the firewall layer on or off
 	OpAddWitness     Op = "add-witness"     // Value: a site trusted to tell the time
 	OpRemoveWitness  Op = "remove-witness"  // Value
 	OpUnlock         Op = "unlock"          // end the pact now; not from the file
@@ -49,6 +50,7 @@ type Change struct {
 	End      time.Time     `json:"end,omitzero"`
 	Cooldown time.Duration `json:"cooldown,omitempty"`
 	Strict   bool          `json:"strict,omitempty"`
+	Firewall bool          `json:"firewall,omitempty"`
 	Window   *Window       `json:"window,omitempty"`
 
 	// Requested is when a loosening was first asked for; Effective when it
@@ -146,6 +148,17 @@ func diff(want, act Terms, st *State, t time.Time, loc *time.Location, zone stri
 		c := Change{Key: fmt.Sprintf("strict:%t", want.Strict), Op: OpStrict, Strict: want.Strict, What: "turn strict mode on"}
 		if !want.Strict {
 			c.Loosening, c.What = true, "turn strict mode off"
+		}
+		add(c)
+	}
+	if want.Firewall != act.Firewall {
+		c := Change{Key: fmt.Sprintf("firewall:%t", want.Firewall), Op: OpFirewall, Firewall: want.Firewall,
+			What: "turn the firewall layer on"}
+		if !want.Firewall {
+			// The firewall closes the ways around the DNS filter (a
+			// resolver asked directly, encrypted DNS by address): turning
+			// it off opens them.
+			c.Loosening, c.What = true, "turn the firewall layer off"
 		}
 		add(c)
 	}
@@ -260,6 +273,8 @@ func apply(st *State, c Change, at time.Time) {
 		a.Cooldown = c.Cooldown
 	case OpStrict:
 		a.Strict = c.Strict
+	case OpFirewall:
+		a.Firewall = c.Firewall
 	case OpAddWitness:
 		a.Witnesses = set(append(a.Witnesses, c.Value))
 	case OpRemoveWitness:

@@ -72,6 +72,10 @@ func (e *Engine) Binding(t time.Time) bool {
 	return running || len(a.Quiet) > 0
 }
 
+// Firewall reports whether the active pact keeps the firewall layer on
+// (while anything is blocked; the daemon decides that).
+func (e *Engine) Firewall() bool { return e.st.Active.Firewall }
+
 // Uninstall asks to remove nocontact from the machine. allowed is set when
 // it may be removed now: nothing binds (see Binding), or an earlier
 // request has waited out its cooldown. Otherwise the request is a

@@ -74,6 +74,9 @@ func TestClassify(t *testing.T) {
 		{"time witness added", nil, func(r *Request) { r.Witnesses = []string{"https://mine.example/"} }, nil, []string{"witness+:https://mine.example/"}, nil},
 		{"time witness removed", func(r *Request) { r.Witnesses = []string{"https://a.example/"} }, func(r *Request) { r.Witnesses = nil }, []string{"witness-:https://a.example/"}, nil, nil},
 		{"strict off (refused by strict)", func(r *Request) { r.Strict = true }, func(r *Request) { r.Strict = false }, nil, nil, []string{"strict:false"}},
+		{"firewall on", nil, func(r *Request) { r.Firewall = true }, []string{"firewall:true"}, nil, nil},
+		{"firewall off", func(r *Request) { r.Firewall = true }, func(r *Request) { r.Firewall = false }, nil, []string{"firewall:false"}, nil},
+		{"firewall off (refused by strict)", func(r *Request) { r.Firewall, r.Strict = true, true }, func(r *Request) { r.Firewall = false }, nil, nil, []string{"firewall:false"}},
 		{"quiet window added", nil, func(r *Request) { r.Quiet = []Window{lateNight} }, []string{"quiet+:" + lateNight.Key()}, nil, nil},
 		{"quiet window removed", func(r *Request) { r.Quiet = []Window{lateNight} }, func(r *Request) { r.Quiet = nil }, nil, []string{"quiet-:" + lateNight.Key()}, nil},
 		{"quiet window shortened", func(r *Request) { r.Quiet = []Window{lateNight} }, func(r *Request) {
@@ -596,5 +599,38 @@ func TestNewPactForgetsAMaturedUninstall(t *testing.T) {
 	e.Reload(r2, t0.Add(11*day))
 	if _, allowed, _, _ := e.Uninstall(t0.Add(11 * day)); allowed {
 		t.Error("an uninstall allowed under the last pact carried over to a new one")
+	}
+}
+
+// TestFirewallOffWaitsTheCooldown: turning the firewall layer off is a
+// loosening like any other: the layer stays on until the cooldown has
+// passed; a state from before the layer existed gets it at once.
+func TestFirewallOffWaitsTheCooldown(t *testing.T) {
+	r := base()
+	r.Firewall = true
+	e := Adopt(r, t0, time.UTC)
+	if !e.Firewall() {
+		t.Fatal("a pact that asks for the firewall layer does not have it")
+	}
+	off := base()
+	t1 := t0.Add(time.Hour)
+	res := e.Reload(off, t1)
+	if len(res.Queued) != 1 || res.Queued[0].Op != OpFirewall || res.Queued[0].What != "turn the firewall layer off" {
+		t.Fatalf("turning the firewall off: %+v, want one queued change", res)
+	}
+	if e.Advance(t1.Add(day - time.Second)); !e.Firewall() {
+		t.Error("the firewall layer went off before the cooldown passed")
+	}
+	if e.Advance(t1.Add(day)); e.Firewall() {
+		t.Error("the firewall layer is still on after the cooldown")
+	}
+
+	// A state written before the layer existed has no firewall field.
+	old := New(State{Active: resolve(base(), time.Time{}, t0), NextID: 1}, time.UTC)
+	if old.Firewall() {
+		t.Fatal("an old state has the firewall on")
+	}
+	if res := old.Reload(r, t1); len(res.Applied) != 1 || res.Applied[0].Key != "firewall:true" || !old.Firewall() {
+		t.Errorf("an old state asked for the firewall: %+v, want it applied at once", res)
 	}
 }

@@ -9,8 +9,9 @@ import (
 // copies missing or damaged while something says a pact existed): it
 // fails closed. It blocks every platform of every (the catalog's "all")
 // besides what req blocks, with req's own domains and quiet hours, lets
-// nothing through, and takes at least minCooldown to loosen. Not knowing
-// when the lost pact was to end, it has no end; a strict req keeps its
+// nothing through, keeps the firewall layer on, and takes at least
+// minCooldown to loosen. Not knowing when the lost pact was to end, it
+// has no end; a strict req keeps its
 // strictness, with an end no sooner than req's (counted from t) or the
 // cooldown, whichever is later, so that it cannot hold forever.
 //
@@ -26,6 +27,7 @@ func LostRequest(req Request, every []string, minCooldown time.Duration, t time.
 		Allow:     []string{},
 		Cooldown:  max(req.Cooldown, minCooldown),
 		Quiet:     slices.Clone(req.Quiet),
+		Firewall:  true,
 	}
 	if req.Strict {
 		end := resolve(req, time.Time{}, t).End

@@ -29,9 +29,12 @@ func TestLostRequestFailsClosed(t *testing.T) {
 			r.Strict, r.Length = true, time.Hour
 		}, []string{}, true, t0.Add(day), day},
 		{"strict, 30 days", func(r *Request) { r.Strict = true }, []string{}, true, t0.Add(30 * day), day},
+		{"the firewall layer off", func(r *Request) { r.Firewall = false },
+			[]string{"end:" + timeKey(t0.Add(30*day)), "firewall:false", "platform-:facebook", "platform-:tiktok"}, false, time.Time{}, day},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			req := base()
+			req.Firewall = true // the settings' default
 			tt.req(&req)
 			e := Adopt(LostRequest(req, every, day, t0), t0, time.UTC)
 			res := e.Reload(req, t0)
@@ -39,6 +42,9 @@ func TestLostRequestFailsClosed(t *testing.T) {
 				t.Errorf("queued %q, want %q", got, tt.queued)
 			}
 			a := e.State().Active
+			if !a.Firewall {
+				t.Error("the lost-memory pact has the firewall layer off")
+			}
 			if a.Strict != tt.strict || !a.End.Equal(tt.end) || a.Cooldown != tt.cooldown {
 				t.Errorf("active strict %v end %v cooldown %v, want %v %v %v", a.Strict, a.End, a.Cooldown, tt.strict, tt.end, tt.cooldown)
 			}

@@ -27,6 +27,9 @@ const (
 	EventTimeNamespace EventKind = "time_namespace"        // nocontact was started with its clocks moved (a time namespace)
 	EventWitnessed     EventKind = "time_confirmed"        // witnesses confirmed time nocontact had not seen pass
 	EventPortStranger  EventKind = "port_stranger"         // another program bound to the filter's DNS address
+	// The firewall layer's and the browsers' policies (issue 14).
+	EventFirewallRemoved      EventKind = "firewall_removed"       // something else removed nocontact's firewall rules
+	EventBrowserPolicyRemoved EventKind = "browser_policy_removed" // something else removed a browser policy nocontact wrote
 )
 
 // maxEvents bounds Record.Events: the latest are kept, and Counts still

@@ -46,6 +46,11 @@ type Terms struct {
 	// own could say any time. Nil in a state from before they were part
 	// of the terms, and then the defaults.
 	Witnesses []string `json:"witnesses"`
+	// Firewall turns on the installed service's firewall layer while
+	// anything is blocked (see config.Firewall). Off in a state written
+	// before the layer existed, so a request that asks for it is a
+	// tightening, applied at once.
+	Firewall bool `json:"firewall,omitempty"`
 }
 
 // Request is what the config file asks for.
@@ -163,6 +168,7 @@ func FromConfig(c *config.Config) Request {
 		Strict:    c.Pact.Strict,
 		Quiet:     []Window{},
 		Witnesses: set(c.Clock.Witnesses),
+		Firewall:  c.Firewall.Enabled,
 	}
 	seen := map[string]bool{}
 	for _, q := range c.QuietHours {

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"net/url"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -24,11 +25,32 @@ type doh struct {
 	url    string
 	client *http.Client
 	try    time.Duration
+	host   string     // the URL's host: an address, or a name looked up through boot
+	boot   *bootstrap // nil without bootstrap resolvers
+}
+
+// hostAddrs returns the addresses of the server: its host when it is an
+// address, or else what the bootstrap lookups found so far, and the
+// bootstrap resolvers themselves.
+func (d *doh) hostAddrs() []netip.Addr {
+	if a, err := netip.ParseAddr(d.host); err == nil {
+		return []netip.Addr{a}
+	}
+	if d.boot == nil {
+		return nil
+	}
+	var out []netip.Addr
+	for _, s := range d.boot.servers {
+		out = append(out, s.Addr())
+	}
+	d.boot.mu.Lock()
+	defer d.boot.mu.Unlock()
+	return append(out, d.boot.known[d.host].ips...)
 }
 
 const dnsMessage = "application/dns-message"
 
-func newDoH(raw string, boot *bootstrap, roots *x509.CertPool, try time.Duration) (*doh, error) {
+func newDoH(raw string, boot *bootstrap, roots *x509.CertPool, try time.Duration, control func(network, address string, c syscall.RawConn) error) (*doh, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("upstream %q: want an address like \"https://dns.quad9.net/dns-query\"", raw)
@@ -39,7 +61,7 @@ func newDoH(raw string, boot *bootstrap, roots *x509.CertPool, try time.Duration
 		return nil, fmt.Errorf("upstream %q: nocontact cannot look up %q without a bootstrap resolver: "+
 			"set [dns] bootstrap, like bootstrap = [\"9.9.9.9\"], or write the server's IP address in the URL", raw, host)
 	}
-	var nd net.Dialer
+	nd := net.Dialer{Control: control}
 	tr := &http.Transport{
 		// Never the system's resolver (that is us) and never a proxy
 		// from the environment.
@@ -75,7 +97,7 @@ func newDoH(raw string, boot *bootstrap, roots *x509.CertPool, try time.Duration
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: try,
 	}
-	return &doh{url: raw, client: &http.Client{Transport: tr}, try: try}, nil
+	return &doh{url: raw, client: &http.Client{Transport: tr}, try: try, host: host, boot: boot}, nil
 }
 
 func (d *doh) exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
@@ -132,6 +154,7 @@ type bootstrap struct {
 	try     time.Duration
 	loop    *LoopMark
 	now     func() time.Time
+	control func(network, address string, c syscall.RawConn) error // see Options.Control
 
 	mu    sync.Mutex
 	known map[string]bootEntry
@@ -198,7 +221,7 @@ func (b *bootstrap) ask(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 		if b.loop != nil {
 			b.loop.add(out)
 		}
-		p := &plain{addr: s.String(), try: b.try}
+		p := &plain{addr: s.String(), try: b.try, control: b.control}
 		r, err := p.exchange(ctx, out)
 		if err == nil && r.Rcode == dns.RcodeSuccess {
 			return r, nil

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -14,9 +16,10 @@ import (
 // reused, one query at a time each, so a busy machine pays the handshake
 // once, not per query.
 type dot struct {
-	addr   string
-	config *tls.Config
-	try    time.Duration
+	addr    string
+	config  *tls.Config
+	try     time.Duration
+	control func(network, address string, c syscall.RawConn) error // see Options.Control
 
 	mu   sync.Mutex
 	idle []*dotConn // most recently used last
@@ -34,7 +37,7 @@ const (
 	dotMaxIdle = 8
 )
 
-func newDoT(s Server, roots *x509.CertPool, try time.Duration) *dot {
+func newDoT(s Server, roots *x509.CertPool, try time.Duration, control func(network, address string, c syscall.RawConn) error) *dot {
 	name := s.Name
 	if name == "" {
 		name = s.Addr.Addr().String()
@@ -47,7 +50,8 @@ func newDoT(s Server, roots *x509.CertPool, try time.Duration) *dot {
 			MinVersion:         tls.VersionTLS12,
 			ClientSessionCache: tls.NewLRUClientSessionCache(8),
 		},
-		try: try,
+		try:     try,
+		control: control,
 	}
 }
 
@@ -76,7 +80,7 @@ func (d *dot) exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 }
 
 func (d *dot) dial(ctx context.Context) (*dotConn, error) {
-	td := &tls.Dialer{Config: d.config}
+	td := &tls.Dialer{NetDialer: &net.Dialer{Control: d.control}, Config: d.config}
 	c, err := td.DialContext(ctx, "tcp", d.addr)
 	if err != nil {
 		return nil, err

@@ -2,10 +2,15 @@ package upstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/nocontact/nocontact/dnsfilter/dnstest"
@@ -135,5 +140,88 @@ func TestDoHNameMismatchRefused(t *testing.T) {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("log %q does not say %q", buf.String(), want)
 		}
+	}
+}
+
+// TestControlOnEverySocket: Options.Control sees every socket the
+// forwarder dials (plain UDP, DNS over TLS, DNS over HTTPS and its
+// bootstrap lookup), before it connects, which is where the installed
+// daemon marks its own traffic for the firewall layer.
+func TestControlOnEverySocket(t *testing.T) {
+	ca := dnstest.NewCA(t)
+	z := zone(t)
+	plainAddr := dnstest.Serve(t, z)
+	tlsAddr, _ := dnstest.ServeTLS(t, z, ca.Leaf(t, []string{"dns.test.example"}))
+	d := dnstest.ServeDoH(t, z, ca.Leaf(t, []string{"doh.test.example"}, loopback))
+	bootAddr := dnstest.Serve(t, dnstest.NewZone(t, "doh.test.example. 300 IN A 127.0.0.1"))
+	for _, tt := range []struct {
+		srv  Server
+		want []string // network and address of each socket, in order
+	}{
+		{Server{Kind: Plain, Addr: plainAddr}, []string{"udp4 " + plainAddr.String()}},
+		{Server{Kind: TLS, Addr: tlsAddr, Name: "dns.test.example"}, []string{"tcp4 " + tlsAddr.String()}},
+		{Server{Kind: HTTPS, URL: fmt.Sprintf("https://doh.test.example:%d/dns-query", d.Addr.Port())},
+			[]string{"udp4 " + bootAddr.String(), "udp4 " + bootAddr.String(), "tcp4 " + d.Addr.String()}},
+	} {
+		t.Run(tt.srv.String(), func(t *testing.T) {
+			var mu sync.Mutex
+			var got []string
+			f, err := New(Options{Servers: []Server{tt.srv}, Bootstrap: []netip.AddrPort{bootAddr}, RootCAs: ca.Pool,
+				Control: func(network, address string, c syscall.RawConn) error {
+					mu.Lock()
+					defer mu.Unlock()
+					got = append(got, network+" "+address)
+					return nil
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := askName(t, f, "example.org."); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("sockets seen by Control:\n\twant %q\n\t got %q", tt.want, got)
+			}
+		})
+	}
+	// A Control that refuses fails the dial: nothing leaves unmarked.
+	f, _ := New(Options{Servers: []Server{{Kind: Plain, Addr: plainAddr}}, TryTimeout: time.Second,
+		Control: func(string, string, syscall.RawConn) error { return errors.New("no mark") }})
+	defer f.Close()
+	if _, err := askName(t, f, "example.org."); err == nil || !strings.Contains(err.Error(), "no mark") {
+		t.Errorf("a refusing Control: %v, want its error", err)
+	}
+}
+
+// TestAddrs: every address the forwarder sends to, the HTTPS host as the
+// bootstrap found it once it was looked up.
+func TestAddrs(t *testing.T) {
+	ca := dnstest.NewCA(t)
+	d := dnstest.ServeDoH(t, zone(t), ca.Leaf(t, []string{"doh.test.example"}, loopback))
+	bootAddr := dnstest.Serve(t, dnstest.NewZone(t, "doh.test.example. 300 IN A 127.0.0.7"))
+	f, err := New(Options{Servers: []Server{
+		{Kind: Plain, Addr: netip.MustParseAddrPort("192.0.2.53:53")},
+		{Kind: TLS, Addr: netip.MustParseAddrPort("[2001:db8::853]:853")},
+		{Kind: HTTPS, URL: "https://198.51.100.4/dns-query"},
+		{Kind: HTTPS, URL: fmt.Sprintf("https://doh.test.example:%d/dns-query", d.Addr.Port())},
+	}, Bootstrap: []netip.AddrPort{bootAddr}, RootCAs: ca.Pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want := []string{"192.0.2.53", "2001:db8::853", "198.51.100.4", "127.0.0.1"}
+	if got := fmt.Sprint(f.Addrs()); got != fmt.Sprint(want) {
+		t.Errorf("before the lookup: %s, want %s", got, want)
+	}
+	boot := f.ups[3].t.(*doh).boot
+	if _, err := boot.lookup(context.Background(), "doh.test.example"); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, "127.0.0.7")
+	if got := fmt.Sprint(f.Addrs()); got != fmt.Sprint(want) {
+		t.Errorf("after the lookup: %s, want %s", got, want)
 	}
 }

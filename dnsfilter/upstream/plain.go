@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -12,8 +13,9 @@ import (
 
 // plain is a DNS server over UDP, with TCP when an answer is truncated.
 type plain struct {
-	addr string
-	try  time.Duration
+	addr    string
+	try     time.Duration
+	control func(network, address string, c syscall.RawConn) error // see Options.Control
 }
 
 func (p *plain) exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
@@ -30,7 +32,7 @@ func (p *plain) closeIdle() {}
 func (p *plain) over(ctx context.Context, network string, q *dns.Msg) (*dns.Msg, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.try)
 	defer cancel()
-	var d net.Dialer
+	d := net.Dialer{Control: p.control}
 	c, err := d.DialContext(ctx, network, p.addr)
 	if err != nil {
 		return nil, err

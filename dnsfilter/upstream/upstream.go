@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -105,6 +106,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Now tells the time, for the health of each upstream. Nil: time.Now.
 	Now func() time.Time
+	// Control, when set, is called on every socket dialled to an upstream
+	// or a bootstrap resolver before it connects (see net.Dialer): the
+	// installed daemon marks its sockets so that the firewall layer lets
+	// its own questions through. Nil: sockets as they come.
+	Control func(network, address string, c syscall.RawConn) error
 }
 
 // Forwarder sends questions to the upstreams, healthy ones first: an
@@ -170,14 +176,14 @@ func New(o Options) (*Forwarder, error) {
 		u := &up{srv: s, name: s.String()}
 		switch s.Kind {
 		case Plain:
-			u.t = &plain{addr: s.Addr.String(), try: f.try}
+			u.t = &plain{addr: s.Addr.String(), try: f.try, control: o.Control}
 		case TLS:
-			u.t = newDoT(s, o.RootCAs, f.try)
+			u.t = newDoT(s, o.RootCAs, f.try, o.Control)
 		case HTTPS:
 			if boot == nil && len(o.Bootstrap) > 0 {
-				boot = &bootstrap{servers: o.Bootstrap, try: f.try, loop: o.Loop, now: f.now}
+				boot = &bootstrap{servers: o.Bootstrap, try: f.try, loop: o.Loop, now: f.now, control: o.Control}
 			}
-			t, err := newDoH(s.URL, boot, o.RootCAs, f.try)
+			t, err := newDoH(s.URL, boot, o.RootCAs, f.try, o.Control)
 			if err != nil {
 				return nil, err
 			}
@@ -206,6 +212,37 @@ func (f *Forwarder) Servers() []string {
 	out := make([]string, len(f.ups))
 	for i, u := range f.ups {
 		out[i] = u.name
+	}
+	return out
+}
+
+// Addrs returns the addresses the forwarder sends to: every plain and TLS
+// upstream, the host of every HTTPS upstream (written as an address, or
+// as looked up through the bootstrap resolvers so far) and the bootstrap
+// resolvers, without duplicates. A firewall that cannot tell nocontact's
+// own sockets apart leaves these open.
+func (f *Forwarder) Addrs() []netip.Addr {
+	var out []netip.Addr
+	add := func(a netip.Addr) {
+		if a = a.Unmap(); a.IsValid() && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	for _, u := range f.ups {
+		switch t := u.t.(type) {
+		case *plain:
+			if ap, err := netip.ParseAddrPort(t.addr); err == nil {
+				add(ap.Addr())
+			}
+		case *dot:
+			if ap, err := netip.ParseAddrPort(t.addr); err == nil {
+				add(ap.Addr())
+			}
+		case *doh:
+			for _, a := range t.hostAddrs() {
+				add(a)
+			}
+		}
 	}
 	return out
 }

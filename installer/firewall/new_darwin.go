@@ -1,0 +1,4 @@
+package firewall
+
+// New returns the pf backend.
+func New(env Env) (Firewall, error) { return NewFor(ModePF, env) }

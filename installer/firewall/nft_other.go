@@ -1,0 +1,5 @@
+//go:build !linux
+
+package firewall
+
+func newNftables(env Env) (Firewall, error) { return nil, ErrUnsupported }

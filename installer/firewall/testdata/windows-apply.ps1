@@ -1,0 +1,6 @@
+$ErrorActionPreference = 'Stop'
+Remove-NetFirewallRule -Group 'nocontact' -ErrorAction SilentlyContinue
+New-NetFirewallRule -Name 'nocontact-dns-udp' -DisplayName 'nocontact: DNS around the filter (UDP 53, 853)' -Group 'nocontact' -Direction Outbound -Action Block -Protocol UDP -RemotePort 53,853 -RemoteAddress '0.0.0.0-126.255.255.255','128.0.0.0-192.0.2.52','192.0.2.54-255.255.255.255','::','::2-2001:db8::52','2001:db8::54-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff' | Out-Null
+New-NetFirewallRule -Name 'nocontact-dns-tcp' -DisplayName 'nocontact: DNS around the filter (TCP 53, 853)' -Group 'nocontact' -Direction Outbound -Action Block -Protocol TCP -RemotePort 53,853 -RemoteAddress '0.0.0.0-126.255.255.255','128.0.0.0-192.0.2.52','192.0.2.54-255.255.255.255','::','::2-2001:db8::52','2001:db8::54-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff' | Out-Null
+New-NetFirewallRule -Name 'nocontact-doh-udp' -DisplayName 'nocontact: encrypted DNS services (UDP 443)' -Group 'nocontact' -Direction Outbound -Action Block -Protocol UDP -RemotePort 443 -RemoteAddress '198.51.100.1','198.51.100.2','2001:db8:1::1' | Out-Null
+New-NetFirewallRule -Name 'nocontact-doh-tcp' -DisplayName 'nocontact: encrypted DNS services (TCP 443)' -Group 'nocontact' -Direction Outbound -Action Block -Protocol TCP -RemotePort 443 -RemoteAddress '198.51.100.1','198.51.100.2','2001:db8:1::1' | Out-Null
