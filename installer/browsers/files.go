@@ -37,9 +37,10 @@ type target struct {
 // the browser lets the last file in name order win a conflict.
 const ChromiumFile = "zz-nocontact.json"
 
-// linuxFirefoxDirs are the folders Firefox is installed in, by
-// distributions and by hand; a folder counts when it has application.ini.
-var linuxFirefoxDirs = []string{
+// LinuxFirefoxDirs are the folders (without the leading "/") Firefox is
+// installed in, by distributions and by hand; a folder counts when it has
+// application.ini. The systemd unit lets the service write in them.
+var LinuxFirefoxDirs = []string{
 	"usr/lib/firefox", "usr/lib/firefox-esr", "usr/lib64/firefox", "usr/lib64/firefox-esr",
 	"usr/lib/firefox-developer-edition", "usr/lib/firefox-nightly", "opt/firefox", "opt/firefox-esr",
 }
@@ -79,7 +80,7 @@ func (env Env) fileTargets() []target {
 	}
 	var out []target
 	firefox, distOwn := false, false
-	for _, d := range linuxFirefoxDirs {
+	for _, d := range LinuxFirefoxDirs {
 		if !env.exists(d + "/application.ini") {
 			continue
 		}

@@ -20,6 +20,8 @@ import (
 	"strings"
 
 	"github.com/kardianos/service"
+
+	"github.com/nocontact/nocontact/installer/browsers"
 )
 
 // Name is the service's name: the unit nocontact.service, the launchd
@@ -112,6 +114,11 @@ func Systemd(p Paths) string {
 		if d != "" && d != "/" && d != "/etc" && !strings.HasPrefix(d, "/etc/") {
 			rw = append(rw, systemdPath("-"+d))
 		}
+	}
+	// The folders of installed Firefoxes, whose distribution/policies.json
+	// carries the policy against its own encrypted DNS (installer/browsers).
+	for _, d := range browsers.LinuxFirefoxDirs {
+		rw = append(rw, "-/"+d)
 	}
 	return `# Installed by "nocontact install"; "nocontact uninstall" removes it.
 [Unit]

@@ -46,7 +46,7 @@ func TestSystemdGolden(t *testing.T) {
 		// Stopping by hand is refused; killing brings it back.
 		"RefuseManualStop=yes",
 		// The sandbox: writes only where the daemon writes.
-		"ProtectSystem=strict", "ReadWritePaths=/etc -/var/lib/nocontact -/run",
+		"ProtectSystem=strict", "ReadWritePaths=/etc -/var/lib/nocontact -/run -/usr/lib/firefox -/usr/lib/firefox-esr -/usr/lib64/firefox -/usr/lib64/firefox-esr -/usr/lib/firefox-developer-edition -/usr/lib/firefox-nightly -/opt/firefox -/opt/firefox-esr",
 		"CapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_NET_ADMIN",
 		"RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
 		"SystemCallFilter=@system-service", "NoNewPrivileges=yes", "ProtectHome=yes", "PrivateTmp=yes",
@@ -59,10 +59,10 @@ func TestSystemdGolden(t *testing.T) {
 	// Without a state folder or socket the unit writes only /etc; a
 	// settings folder elsewhere (the second copy of the pact) is writable
 	// too.
-	if u := Systemd(Paths{Executable: "/usr/local/bin/nocontact", Config: "/etc/nocontact/nocontact.toml"}); !strings.Contains(u, "\nReadWritePaths=/etc\n") {
+	if u := Systemd(Paths{Executable: "/usr/local/bin/nocontact", Config: "/etc/nocontact/nocontact.toml"}); !strings.Contains(u, "\nReadWritePaths=/etc -/usr/lib/firefox -/usr/lib/firefox-esr -/usr/lib64/firefox -/usr/lib64/firefox-esr -/usr/lib/firefox-developer-edition -/usr/lib/firefox-nightly -/opt/firefox -/opt/firefox-esr\n") {
 		t.Errorf("unit without state folder or socket:\n%s", u)
 	}
-	if u := Systemd(Paths{Executable: "/usr/local/bin/nocontact", Config: "/opt/nc/nocontact.toml", StateDir: "/var/lib/nocontact"}); !strings.Contains(u, "\nReadWritePaths=/etc -/opt/nc -/var/lib/nocontact\n") {
+	if u := Systemd(Paths{Executable: "/usr/local/bin/nocontact", Config: "/opt/nc/nocontact.toml", StateDir: "/var/lib/nocontact"}); !strings.Contains(u, "\nReadWritePaths=/etc -/opt/nc -/var/lib/nocontact -/usr/lib/firefox -/usr/lib/firefox-esr -/usr/lib64/firefox -/usr/lib64/firefox-esr -/usr/lib/firefox-developer-edition -/usr/lib/firefox-nightly -/opt/firefox -/opt/firefox-esr\n") {
 		t.Errorf("unit with the settings in /opt/nc:\n%s", u)
 	}
 }
