@@ -678,8 +678,8 @@ func TestExampleFileCommentedValues(t *testing.T) {
 			table = line
 		}
 		code, ok := strings.CutPrefix(line, "#   ")
-		if !ok || !strings.Contains(code, " = ") {
-			continue
+		if !ok || !strings.Contains(code, " = ") || strings.HasPrefix(code, " ") {
+			continue // not a key, or a key of a commented table below
 		}
 		if strings.HasPrefix(code, "block = ") {
 			// Named platforms depend on the catalog being filled in;
@@ -690,6 +690,27 @@ func TestExampleFileCommentedValues(t *testing.T) {
 		if _, err := Parse(strings.NewReader(text), fmt.Sprintf("example line %d", i+1), cat); err != nil {
 			t.Errorf("commented example %q: %v", line, err)
 		}
+	}
+	// The commented tables ([[quiet_hours]], [[phase]]): each block, its
+	// '#  ' taken out, added to the file as it is.
+	lines := strings.Split(string(data), "\n")
+	blocks := 0
+	for i := 0; i < len(lines); i++ {
+		if !strings.HasPrefix(lines[i], "#  [[") || (i > 0 && strings.HasPrefix(lines[i-1], "#  ")) {
+			continue
+		}
+		var block []string
+		for j := i; j < len(lines) && strings.HasPrefix(lines[j], "#  "); j++ {
+			block = append(block, strings.TrimPrefix(lines[j], "#  "))
+		}
+		blocks++
+		text := string(data) + "\n" + strings.Join(block, "\n") + "\n"
+		if _, err := Parse(strings.NewReader(text), fmt.Sprintf("example with the table at line %d", i+1), cat); err != nil {
+			t.Errorf("commented table at line %d: %v\n%s", i+1, err, strings.Join(block, "\n"))
+		}
+	}
+	if blocks < 2 {
+		t.Errorf("found %d commented tables in the example, want the quiet hours and the phases", blocks)
 	}
 }
 

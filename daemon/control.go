@@ -19,7 +19,29 @@ type backend struct{ d *Daemon }
 
 func (b backend) Status(ctx context.Context) (control.Status, error) {
 	d := b.d
-	st := d.Status()
+	out := PactStatus(d.Status())
+	out.Settings = d.opts.ConfigPath
+	out.Attempts = d.attempts.Summary()
+	for _, a := range d.srv.Addrs() {
+		out.Health.Listening = append(out.Health.Listening, a.String())
+	}
+	d.mu.Lock()
+	up := d.up
+	d.mu.Unlock()
+	if up != nil {
+		for _, h := range up.Health() {
+			out.Health.Upstreams = append(out.Health.Upstreams, control.UpstreamHealth{Addr: h.Name, OK: h.OK})
+		}
+	}
+	out.Health.Reasserts = int(d.reasserts.Load())
+	return out, nil
+}
+
+// PactStatus describes the pact of st for the control socket: all of
+// control.Status but the filter's health, the attempt counts and the
+// settings file, which the daemon adds. It is pure, so that the words
+// `nocontact status` prints can be tested from a pact engine's status.
+func PactStatus(st pact.Status) control.Status {
 	out := control.Status{
 		Now:      st.At,
 		Blocking: st.Blocking,
@@ -38,13 +60,11 @@ func (b backend) Status(ctx context.Context) (control.Status, error) {
 			ConfirmAfterCooldown: st.Confirm,
 			Phase:                phaseStatus(st),
 		},
-		Settings: d.opts.ConfigPath,
-		Blocked:  nonNil(st.Blocked),
-		Domains:  nonNil(st.Domains),
-		Allow:    nonNil(st.Allow),
-		Pending:  []control.Pending{},
-		Refused:  []control.Refused{},
-		Attempts: d.attempts.Summary(),
+		Blocked: nonNil(st.Blocked),
+		Domains: nonNil(st.Domains),
+		Allow:   nonNil(st.Allow),
+		Pending: []control.Pending{},
+		Refused: []control.Refused{},
 	}
 	if !st.Active.End.IsZero() {
 		end := st.Active.End
@@ -70,27 +90,19 @@ func (b backend) Status(ctx context.Context) (control.Status, error) {
 		_, _, _, q := phaseQuiet(st)
 		out.QuietHours = append(out.QuietHours, quietWindows(q, quietNow)...)
 	}
-	for _, a := range d.srv.Addrs() {
-		out.Health.Listening = append(out.Health.Listening, a.String())
-	}
-	d.mu.Lock()
-	up := d.up
-	d.mu.Unlock()
-	if up != nil {
-		for _, h := range up.Health() {
-			out.Health.Upstreams = append(out.Health.Upstreams, control.UpstreamHealth{Addr: h.Name, OK: h.OK})
-		}
-	}
-	out.Health.Reasserts = int(d.reasserts.Load())
 	out.Uninstall = uninstallStatus(st)
-	return out, nil
+	return out
 }
 
 func (b backend) Check(ctx context.Context, names []string) ([]control.CheckResult, error) {
 	p := b.d.srv.Policy()
+	kept := b.d.Status().KeepOpen
 	out := make([]control.CheckResult, len(names))
 	for i, n := range names {
 		blocked, why := p.Explain(n)
+		if r, ok := p.Match(n); ok && !blocked && slices.Contains(kept, r.Platform) {
+			why = "kept open on purpose: " + b.d.opts.Catalog.DisplayName(r.Platform)
+		}
 		out[i] = control.CheckResult{Name: n, Blocked: blocked, Why: why}
 	}
 	return out, nil

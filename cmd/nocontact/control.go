@@ -120,18 +120,12 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 			enc.SetIndent("", "  ")
 			return enc.Encode(st)
 		}
-		renderStatus(e.stdout, st, time.Local)
-		return nil
-	})
-}
-
-func cmdUnlock(ctx context.Context, e *env, args []string) error {
-	return clientCommand(e, "unlock", args, 0, nil, func(c *control.Client, _ []string) error {
-		res, err := c.Unlock(ctx)
-		if err == nil {
-			renderUnlock(e.stdout, res, time.Now(), time.Local)
+		cat, err := catalog.Builtin()
+		if err != nil {
+			return err
 		}
-		return err
+		renderStatus(e.stdout, st, time.Local, cat)
+		return nil
 	})
 }
 

@@ -584,18 +584,30 @@ func (e *Engine) phaseBegan(n int, t time.Time) string {
 	return fmt.Sprintf("Phase %d of %d of your pact has begun: %s.", n, len(a.Phases)+1, e.phaseWords(a, n-1))
 }
 
-// phaseWords says what phase i (0: the first) of a does, and until when.
+// phaseWords says what phase i (0: the first) of a does, beside the
+// phase before it, and until when: "WhatsApp open, the rest still
+// blocked and quiet hours every day 22:00-07:00 (WhatsApp), until ...".
 func (e *Engine) phaseWords(a Terms, i int) string {
 	p, d, k, q := a.phaseLists(i)
 	var parts []string
+	var opened, added []string
+	if i > 0 {
+		pp, pd, _, _ := a.phaseLists(i - 1)
+		opened = append(minus(set(pp), set(p)), minus(set(pd), set(d))...)
+		added = append(minus(set(p), set(pp)), minus(set(d), set(pd))...)
+	}
 	switch {
 	case len(p) == 0 && len(d) == 0:
 		parts = append(parts, "nothing is blocked all day")
+	case i > 0 && len(added) == 0 && len(opened) == 0:
+		parts = append(parts, "the same blocked as before")
+	case i > 0 && len(added) == 0 && len(opened) <= maxNames:
+		parts = append(parts, e.nameList(opened)+" open, the rest still blocked")
 	default:
-		parts = append(parts, fmt.Sprintf("%s blocked", plural(len(p)+len(d), "platform or site", "platforms and sites")))
-	}
-	if open := minus(set(k), set(p)); len(open) > 0 {
-		parts = append(parts, e.nameList(open)+" kept open on purpose")
+		parts = append(parts, plural(len(p)+len(d), "platform or site", "platforms and sites")+" blocked")
+		if open := minus(set(k), set(p)); len(open) > 0 {
+			parts = append(parts, e.nameList(open)+" kept open on purpose")
+		}
 	}
 	for _, w := range q {
 		parts = append(parts, "quiet hours "+e.windowWords(w))

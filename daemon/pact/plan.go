@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/nocontact/nocontact/config"
 )
 
 // A plan in phases: the first phase is the pact's own lists (Platforms,
@@ -280,7 +282,9 @@ func (e *Engine) planChange(x, y Terms, t time.Time, loosening bool) string {
 		if !to.on(m) {
 			parts = append(parts, "end the pact's blocking")
 		} else {
-			if ps := minus(set(less.platforms), set(more.platforms)); len(ps) > 0 {
+			if ps := minus(set(less.platforms), set(more.platforms)); len(ps) > maxNames {
+				parts = append(parts, "stop blocking "+plural(len(ps), "platform", "platforms"))
+			} else if len(ps) > 0 {
 				parts = append(parts, "stop blocking "+e.nameList(ps))
 			}
 			if ds := minus(set(less.domains), set(more.domains)); len(ds) > 0 {
@@ -365,6 +369,10 @@ func (e *Engine) nameList(ids []string) string {
 	return joinWords(out)
 }
 
+// maxNames is how many names the words of a change list one by one;
+// more are counted.
+const maxNames = 6
+
 // windowWords says a window in words with display names: "every day
 // 22:00-07:00 (WhatsApp, Instagram)", with its zone when not the
 // machine's.
@@ -374,7 +382,17 @@ func (e *Engine) windowWords(w Window) string {
 		what = append(what, e.name(p))
 	}
 	what = append(what, w.Domains...)
-	s := fmt.Sprintf("%s %s-%s (%s)", dayNames(w.Days), hhmm(w.From), hhmm(w.To), strings.Join(what, ", "))
+	if len(what) > maxNames {
+		what = []string{plural(len(w.Platforms), "platform", "platforms")}
+		if len(w.Domains) > 0 {
+			what[0] += " and " + plural(len(w.Domains), "site", "sites")
+		}
+	}
+	days := dayNames(w.Days)
+	if w.Days != config.AllDays {
+		days = strings.ReplaceAll(days, " ", ", ")
+	}
+	s := fmt.Sprintf("%s %s-%s (%s)", days, hhmm(w.From), hhmm(w.To), strings.Join(what, ", "))
 	if w.Zone != "" && w.Zone != e.zone {
 		s += ", in the time zone " + zoneWords(w.Zone)
 	}

@@ -50,7 +50,7 @@ func TestThreePhases(t *testing.T) {
 		!slices.Equal(st.NextPhase.KeepOpen, []string{"whatsapp"}) || !st.Active.End.Equal(t0.Add(120*day)) {
 		t.Fatalf("at the start: %+v", st)
 	}
-	if want := "2 platforms and sites blocked, WhatsApp kept open on purpose and quiet hours every day 22:00-07:00 (Instagram, Tinder, WhatsApp), until Sat 20 Feb 2027 at 21:00"; st.NextPhase.Words != want {
+	if want := "WhatsApp open, the rest still blocked and quiet hours every day 22:00-07:00 (Instagram, Tinder, WhatsApp), until Sat 20 Feb 2027 at 21:00"; st.NextPhase.Words != want {
 		t.Errorf("next phase in words:\n\t%q\nwant\n\t%q", st.NextPhase.Words, want)
 	}
 	if !blocks(e, p2.Add(-time.Second), "whatsapp") {
@@ -65,7 +65,7 @@ func TestThreePhases(t *testing.T) {
 	if res.Phase == nil || res.Phase.Number != 2 || res.Phase.Of != 3 || len(res.Queued) != 0 {
 		t.Fatalf("at phase 2: %+v", res)
 	}
-	if want := "Phase 2 of 3 of your pact has begun: 2 platforms and sites blocked, WhatsApp kept open on purpose and quiet hours every day 22:00-07:00 (Instagram, Tinder, WhatsApp), until Sat 20 Feb 2027 at 21:00."; res.Phase.Words != want {
+	if want := "Phase 2 of 3 of your pact has begun: WhatsApp open, the rest still blocked and quiet hours every day 22:00-07:00 (Instagram, Tinder, WhatsApp), until Sat 20 Feb 2027 at 21:00."; res.Phase.Words != want {
 		t.Errorf("phase 2 news:\n\t%q\nwant\n\t%q", res.Phase.Words, want)
 	}
 	if again := e.Advance(p2.Add(time.Minute)); again.Phase != nil {
@@ -93,7 +93,7 @@ func TestThreePhases(t *testing.T) {
 	}
 	// What the new plan adds (phase 3's weekend quiet hours, from now)
 	// applies at once, and the phase in force keeps its number.
-	if len(res.Applied) != 1 || res.Applied[0].What != "change the plan: add the quiet hours fri sat 23:00-06:00 (WhatsApp), now" || res.Phase != nil {
+	if len(res.Applied) != 1 || res.Applied[0].What != "change the plan: add the quiet hours fri, sat 23:00-06:00 (WhatsApp), now" || res.Phase != nil {
 		t.Errorf("the tighter part: %+v", res)
 	}
 	if st := e.Status(asked); st.Phase != 2 {
