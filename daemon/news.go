@@ -32,10 +32,20 @@ func (d *Daemon) logNews(r pact.Result) {
 	}
 }
 
-// logKeptOpen says what is kept open on purpose now, if anything:
-// "Kept open on purpose: WhatsApp". The caller holds d.mu.
+// logKeptOpen says what the pact is, in a line a person reading the log
+// understands ("your pact is on, until Tue 22 Dec 2026 at 21:00"), and
+// what is kept open on purpose now, if anything: "Kept open on purpose:
+// WhatsApp". The caller holds d.mu.
 func (d *Daemon) logKeptOpen() {
 	st := d.eng.Status(d.clk.Now())
+	switch {
+	case st.PactOn && st.Trial:
+		d.log.Info("a trial is on: it blocks what the settings say, and holds no one to anything; any change applies at once")
+	case st.PactOn && !st.Active.End.IsZero():
+		d.log.Info("your pact is on, until " + st.Active.End.In(d.loc).Format("Mon 2 Jan 2006 at 15:04"))
+	case st.PactOn:
+		d.log.Info("your pact is on, until it is unlocked")
+	}
 	if len(st.KeepOpen) == 0 {
 		return
 	}

@@ -220,7 +220,7 @@ func TestUnlockGolden(t *testing.T) {
 	st := statusAt(kept, start.Add(10*day))
 	sep("asked for the first time: what it shows before the sentence")
 	renderUnlockIntro(&b, st, time.UTC)
-	res := control.UnlockResult{Pending: &control.Pending{ID: "4", Change: "end the pact now", Effective: st.Now.Add(day), Confirm: true, Ending: true,
+	res := control.UnlockResult{Pending: &control.Pending{ID: "4", Change: "end the pact early", Effective: st.Now.Add(day), Confirm: true, Ending: true,
 		ConfirmBy: ptr(st.Now.Add(2 * day))}}
 	sep("asked for")
 	renderUnlock(&b, res, st, time.UTC)
@@ -240,7 +240,7 @@ func TestUnlockGolden(t *testing.T) {
 	sep("a pact with no end, without confirmation")
 	renderUnlockIntro(&b, st, time.UTC)
 	sep("queued")
-	renderUnlock(&b, control.UnlockResult{Pending: &control.Pending{ID: "2", Change: "end the pact now", Effective: st.Now.Add(day), Ending: true}}, st, time.UTC)
+	renderUnlock(&b, control.UnlockResult{Pending: &control.Pending{ID: "2", Change: "end the pact early", Effective: st.Now.Add(day), Ending: true}}, st, time.UTC)
 
 	strict := pactOf(t, "[pact]\nblock = [\"all\"]\nlength = \"90d\"\nstrict = true\nreason = \"After what he did, no way back.\"\n")
 	st = statusAt(strict, start.Add(3*day))
@@ -249,11 +249,11 @@ func TestUnlockGolden(t *testing.T) {
 	trial := pactOf(t, "[pact]\nblock = [\"all\"]\nlength = \"30d\"\ntrial = true\n")
 	st = statusAt(trial, start.Add(3*day))
 	sep("a trial")
-	renderUnlock(&b, control.UnlockResult{Ended: true, Pending: &control.Pending{ID: "", Change: "end the pact now", Effective: st.Now}}, st, time.UTC)
+	renderUnlock(&b, control.UnlockResult{Ended: true, Pending: &control.Pending{ID: "", Change: "end the pact early", Effective: st.Now}}, st, time.UTC)
 	sep("no pact")
 	renderUnlock(&b, control.UnlockResult{NoPact: true}, control.Status{Now: fixedNow}, time.UTC)
 	sep("cancel")
-	renderCancel(&b, control.CancelResult{Cancelled: []control.Pending{{ID: "4", Change: "end the pact now"}}})
+	renderCancel(&b, control.CancelResult{Cancelled: []control.Pending{{ID: "4", Change: "end the pact early"}}})
 	renderCancel(&b, control.CancelResult{})
 	golden(t, "unlock", b.Bytes())
 }

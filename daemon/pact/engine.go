@@ -290,7 +290,7 @@ func (e *Engine) Unlock(t time.Time) (Change, Result, error) {
 	if a.Start.IsZero() || (!a.End.IsZero() && !t.Before(a.End)) {
 		return Change{}, res, ErrNotRunning
 	}
-	c := Change{Key: "unlock", Op: OpUnlock, Loosening: true, What: "end the pact now"}
+	c := Change{Key: "unlock", Op: OpUnlock, Loosening: true, What: "end the pact early"}
 	if e.strictAt(t) {
 		if e.refuse(c, t) {
 			res.Refused = append(res.Refused, c)
