@@ -150,7 +150,7 @@ func cmdReload(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(e.stdout, "The config was reloaded. Anything stricter applies now; anything looser waits out the cooldown.")
+		fmt.Fprintln(e.stdout, "Your settings were reloaded. Anything stricter applies now; anything looser waits out the cooldown.")
 		for _, p := range res.Pending {
 			fmt.Fprintf(e.stdout, "  waiting: %s, on %s. To undo: nocontact cancel %s\n", p.Change, when(p.Effective, time.Local), p.ID)
 		}
