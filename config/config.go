@@ -47,11 +47,36 @@ type Config struct {
 	// ends. Default none.
 	Phases    []Phase   `toml:"phase"`
 	HostsFile HostsFile `toml:"hosts_file"`
+	Clock     Clock     `toml:"clock"`
 	Daemon    Daemon    `toml:"daemon"`
 
 	// Catalog is the catalog the lists were resolved with, so that what
 	// reads the config can name platforms for a person. Parse sets it.
 	Catalog *catalog.Catalog `toml:"-"`
+}
+
+// Clock is the [clock] table: who may vouch for the time.
+type Clock struct {
+	// Witnesses are the web sites, each an https:// address, nocontact
+	// asks for the time when the computer's clock claims time nocontact
+	// did not see pass (after a restart, or while it was off). Two of them
+	// must agree before that time counts toward ending the pact. Their
+	// answers count only over verified TLS, so a site can vouch only for
+	// itself. Default: DefaultWitnesses. Adding one is a loosening of the
+	// pact (it waits out the cooldown): a site of one's own could say any
+	// time.
+	Witnesses []string `toml:"witnesses"`
+}
+
+// DefaultWitnesses are the [clock] witnesses when the file names none:
+// large, independent operators, none of them an encrypted-DNS service
+// (which nocontact blocks).
+var DefaultWitnesses = []string{
+	"https://www.google.com/",
+	"https://www.cloudflare.com/",
+	"https://www.apple.com/",
+	"https://www.microsoft.com/",
+	"https://www.wikipedia.org/",
 }
 
 // HostsFile is the [hosts_file] table: the second layer of the installed
@@ -267,6 +292,7 @@ func defaults() *Config {
 		QuietHours: []QuietHours{},
 		Phases:     []Phase{},
 		HostsFile:  HostsFile{Enabled: true},
+		Clock:      Clock{Witnesses: slices.Clone(DefaultWitnesses)},
 	}
 }
 
@@ -378,6 +404,26 @@ func (c *Config) validate(cat *catalog.Catalog, w where) error {
 	if err := c.Daemon.validate(w); err != nil {
 		return err
 	}
+	return c.Clock.validate(w)
+}
+
+func (c *Clock) validate(w where) error {
+	c.Witnesses = nonNil(c.Witnesses)
+	seen := map[string]bool{}
+	out := c.Witnesses[:0]
+	for _, s := range c.Witnesses {
+		u, err := url.Parse(strings.TrimSpace(s))
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+			return w.errorf("clock.witnesses", "%q is not a web address that starts with https://: write one like %s", s, example("clock.witnesses"))
+		}
+		u.Host = strings.ToLower(u.Host)
+		n := u.String()
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	c.Witnesses = out
 	return nil
 }
 

@@ -130,6 +130,7 @@ func TestDefaults(t *testing.T) {
 		QuietHours: []QuietHours{},
 		Phases:     []Phase{},
 		HostsFile:  HostsFile{Enabled: true},
+		Clock:      Clock{Witnesses: DefaultWitnesses},
 		Daemon:     Daemon{StateDir: DefaultStateDir(), ControlSocket: controlSocketFor(runtime.GOOS, privileged(), os.Getenv, DefaultStateDir())},
 		Catalog:    cat,
 	}
@@ -198,6 +199,9 @@ to = "14:00"
 [hosts_file]
 enabled = false
 
+[clock]
+witnesses = ["https://time.example/", "HTTPS://Time.Example/", "https://b.example"]
+
 [daemon]
 state_dir = "/srv/nocontact"
 control_socket = "/srv/nocontact/control.sock"
@@ -221,6 +225,7 @@ control_socket = "/srv/nocontact/control.sock"
 			ConfirmAfterCooldown: true,
 		},
 		Phases: []Phase{},
+		Clock:  Clock{Witnesses: []string{"https://time.example/", "https://b.example"}},
 		QuietHours: []QuietHours{
 			{Days: []string{"Fri", "saturday"}, From: "22:00", To: "07:30", Block: []string{"whatsapp"},
 				DayMask: 1<<time.Friday | 1<<time.Saturday, FromMinute: 22 * 60, ToMinute: 7*60 + 30,
@@ -385,9 +390,9 @@ func TestErrors(t *testing.T) {
 		{"unknown dns key", "[dns]\nlisten = [\"127.0.0.1:0\"]\nport = 53\n",
 			`nocontact.toml:3: unknown key "dns.port"`, []string{"the keys of [dns] are listen, upstreams, lan_clients"}},
 		{"unknown table", "[pact]\n\n[dnss]\nlisten = []\n",
-			`nocontact.toml:3: unknown table [dnss]`, []string{"did you mean [dns]? the tables are [pact], [dns], [[quiet_hours]], [[phase]], [hosts_file] and [daemon]"}},
+			`nocontact.toml:3: unknown table [dnss]`, []string{"did you mean [dns]? the tables are [pact], [dns], [[quiet_hours]], [[phase]], [hosts_file], [clock] and [daemon]"}},
 		{"unknown array table", "[[hours]]\nfrom = 1\n",
-			`nocontact.toml:1: unknown table [[hours]]`, []string{"[pact], [dns], [[quiet_hours]], [[phase]], [hosts_file] and [daemon]"}},
+			`nocontact.toml:1: unknown table [[hours]]`, []string{"[pact], [dns], [[quiet_hours]], [[phase]], [hosts_file], [clock] and [daemon]"}},
 		{"table in capitals", "[Pact]\nblock = []\n",
 			`nocontact.toml:1: unknown table [Pact]`, []string{"lower case, [pact]"}},
 		{"key in capitals", "[pact]\nBlock = []\n",
@@ -903,4 +908,21 @@ func FuzzParse(f *testing.F) {
 		}
 		checkConfig(t, c, cat)
 	})
+}
+
+func TestClockWitnesses(t *testing.T) {
+	cat, err := catalog.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{`"http://time.example/"`, `"time.example"`, `"https://"`, `"https://user@time.example/"`} {
+		_, err := Parse(strings.NewReader("[clock]\nwitnesses = ["+bad+"]\n"), "nocontact.toml", cat)
+		if err == nil || !strings.Contains(err.Error(), "clock.witnesses") || !strings.Contains(err.Error(), "https://") {
+			t.Errorf("witnesses = [%s]: %v, want an error naming clock.witnesses and https://", bad, err)
+		}
+	}
+	c, err := Parse(strings.NewReader("[clock]\nwitnesses = []\n"), "nocontact.toml", cat)
+	if err != nil || len(c.Clock.Witnesses) != 0 {
+		t.Errorf("an empty list: %v, %v; want none (time then runs on the boot clock alone)", c.Clock.Witnesses, err)
+	}
 }

@@ -531,6 +531,8 @@ func example(key string) string {
 		return example("quiet_hours.to")
 	case "phase.quiet_hours.block":
 		return example("quiet_hours.block")
+	case "clock.witnesses":
+		return `["https://www.google.com/", "https://www.wikipedia.org/"]`
 	}
 	return ""
 }

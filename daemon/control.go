@@ -19,7 +19,8 @@ type backend struct{ d *Daemon }
 
 func (b backend) Status(ctx context.Context) (control.Status, error) {
 	d := b.d
-	out := PactStatus(d.Status())
+	st := d.Status()
+	out := PactStatus(st)
 	out.Settings = d.opts.ConfigPath
 	out.Attempts = d.attempts.Summary()
 	for _, a := range d.srv.Addrs() {
@@ -34,13 +35,38 @@ func (b backend) Status(ctx context.Context) (control.Status, error) {
 		}
 	}
 	out.Health.Reasserts = int(d.reasserts.Load())
+	out.Record = d.record()
+	out.Warnings = nonNil(d.Warnings())
+	waiting, lead := d.clk.Waiting()
+	out.Clock = control.Clock{Waiting: waiting, UnconfirmedSeconds: int64(lead / time.Second), Witnesses: nonNil(st.Active.Witnesses)}
+	d.mu.Lock()
+	if d.witnessErr != nil {
+		out.Clock.LastAnswer = d.witnessErr.Error()
+	}
+	d.mu.Unlock()
 	return out, nil
 }
 
+// record returns the record of attempts for the control socket.
+func (d *Daemon) record() control.Record {
+	d.mu.Lock()
+	r := d.eng.Record()
+	d.mu.Unlock()
+	out := control.Record{Since: r.Since, Counts: map[string]int{}, Events: []control.Event{}}
+	for k, n := range r.Counts {
+		out.Counts[string(k)] = n
+	}
+	for _, e := range r.Events {
+		out.Events = append(out.Events, control.Event{At: e.At, Kind: string(e.Kind), What: e.What, ID: e.ID})
+	}
+	return out
+}
+
 // PactStatus describes the pact of st for the control socket: all of
-// control.Status but the filter's health, the attempt counts and the
-// settings file, which the daemon adds. It is pure, so that the words
-// `nocontact status` prints can be tested from a pact engine's status.
+// control.Status but the filter's health, the attempt counts, the record,
+// the warnings, the clock and the settings file, which the daemon adds.
+// It is pure, so that the words `nocontact status` prints can be tested
+// from a pact engine's status.
 func PactStatus(st pact.Status) control.Status {
 	out := control.Status{
 		Now:      st.At,

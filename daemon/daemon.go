@@ -5,8 +5,11 @@
 // transition (the pact's start or end, a pending change maturing, a
 // quiet-hours edge).
 //
-// It fails closed: a damaged state file is moved aside and the config's pact
-// is applied in its tightest reading. When nocontact is installed, the
+// It fails closed: the pact's memory is kept in two copies (see memory.go),
+// a damaged one is moved aside and restored from the other, and when both
+// are lost while a pact is known to have existed, everything is blocked and
+// the settings wait out the cooldown. The installed service's memory is in
+// a place the settings cannot move, and one process at a time holds it. When nocontact is installed, the
 // daemon also decides when the system's DNS settings are re-asserted and
 // what the hosts layer lists, through the System it is given. What the
 // daemon must not do is decide anything about the pact itself (that is
@@ -15,15 +18,18 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,6 +68,32 @@ type Options struct {
 	// SystemRoot is where "system" upstreams read etc/resolv.conf when
 	// there is no record to read them from (Linux, macOS); "" means "/".
 	SystemRoot string
+
+	// Service is set for the installed service (`run --service`): its
+	// state, the second copy of it and its control socket are where the
+	// binary puts them (StateDir, CopyDir, ControlSocket), never where
+	// the settings say; and a settings file with a mistake does not stop
+	// it: it runs with the last settings that loaded.
+	Service bool
+	// StateDir, when set, is the state folder, whatever the settings'
+	// [daemon] state_dir says; "" means the settings'.
+	StateDir string
+	// CopyPath is the second copy of the pact; "" means a file in the
+	// state folder (a trial run keeps both copies there).
+	CopyPath string
+	// ControlSocket, when set, is the control socket, whatever the
+	// settings say; "" means the settings'.
+	ControlSocket string
+	// Zone returns the machine's time zone, read at start and at every
+	// wake; nil means clock.LocalZone, or Location's zone when Location
+	// is set.
+	Zone func() clock.Zone
+	// Witness makes the time witness for one of the pact's [clock]
+	// witnesses; nil means clock.HTTPS. Tests hand in local servers.
+	Witness func(url string) clock.Witness
+	// WallWatch delivers a value when the wall clock is set; nil means
+	// clock.WatchWall.
+	WallWatch func(ctx context.Context) <-chan struct{}
 }
 
 // stateVersion is the format version of the state file.
@@ -82,8 +114,10 @@ const (
 const ownDomains = "your own domains"
 
 // saveEvery bounds how old the clock ledger on disk may get while nothing
+// else changes: it is the daemon's heartbeat, from which the next start
+// finds how long nocontact was not running.
 // else changes: after a reboot the trusted time is never earlier than it.
-const saveEvery = 5 * time.Minute
+const saveEvery = time.Minute
 
 // maxSleep caps each sleep of the run loop. Go's timers run on a monotonic
 // clock that, on some systems, stops while the machine is suspended, so a
@@ -93,31 +127,52 @@ const saveEvery = 5 * time.Minute
 // wake-up a minute.
 const maxSleep = time.Minute
 
-// persisted is the body of the state file.
-type persisted struct {
-	Pact  pact.State   `json:"pact"`
-	Clock clock.Ledger `json:"clock"`
-}
-
 // Daemon is a running nocontact. Its methods are safe for concurrent use:
 // the control socket calls Status, Unlock, Cancel and Reload while Run
 // loops.
 type Daemon struct {
-	opts  Options
-	log   *slog.Logger
-	loc   *time.Location
-	clk   *clock.Clock
-	dir   string // the state folder, fixed for the life of the process
-	path  string // the state file
-	wake  chan struct{}
-	srv   *dnsfilter.Server
-	loop  *upstream.LoopMark // one per process: a question carrying it came back to us
-	up    *upstream.Forwarder
-	mu    sync.Mutex
-	cfg   *config.Config
-	eng   *pact.Engine
-	spec  dnsfilter.Spec
-	saved time.Time // trusted time of the last save
+	opts     Options
+	log      *slog.Logger
+	loc      *time.Location
+	clk      *clock.Clock
+	dir      string // the state folder, fixed for the life of the process
+	path     string // the state file
+	copyPath string // its second copy
+	socket   string // the control socket
+	lock     *statefile.Lock
+	zone     func() clock.Zone
+	gen      uint64 // the last save's number (persisted.Gen)
+	wake     chan struct{}
+	srv      *dnsfilter.Server
+	loop     *upstream.LoopMark // one per process: a question carrying it came back to us
+	up       *upstream.Forwarder
+	mu       sync.Mutex
+	cfg      *config.Config
+	eng      *pact.Engine
+	spec     dnsfilter.Spec
+	saved    time.Time // trusted time of the last save
+
+	// settingsText is the text of the last settings that loaded, and
+	// settingsFile where it came from; kept in the state for a service
+	// whose file gets a mistake. settingsErr is that mistake while the
+	// service runs on the kept settings (nil when the file loads), and
+	// settingsTried the file's text that gave it, so that the file is
+	// read again only when it changes.
+	settingsText  string
+	settingsFile  string
+	settingsErr   error
+	settingsTried []byte
+	// ignored is the settings' [daemon] keys the service ignores (see
+	// persisted.Ignored).
+	ignored string
+	// hostsNames is what the hosts layer was last made to list, to tell
+	// an edit by someone else from a change of the pact.
+	hostsNames []string
+	hostsKnown bool
+	// lastLook is the clock's entry at the last wake, to see the wall
+	// clock being set; witnessErr why the witnesses did not agree yet.
+	lastLook   clock.Ledger
+	witnessErr error
 
 	attempts  *attempts.Counter
 	reasserts atomic.Int64 // times the system's DNS settings were put back
@@ -134,49 +189,124 @@ type Daemon struct {
 	standDown atomic.Bool
 }
 
-// New reads the config and the state, and builds the filter without
-// starting it. A config error is returned; a damaged state is logged and
-// replaced by the config's pact.
-func New(opts Options) (*Daemon, error) {
+// New reads the settings and the pact's memory, and builds the filter
+// without starting it. It takes the state folder's lock first, so that a
+// second daemon on the same folder fails before it reads or writes
+// anything. A settings mistake is returned (a trial run), or, for the
+// installed service, logged and the last settings that loaded are used. A
+// damaged or missing copy of the memory is restored from the other; when
+// neither is whole and something shows that a pact existed, everything is
+// blocked and the settings wait out the cooldown (see readMemory).
+func New(opts Options) (d *Daemon, err error) {
 	if opts.Catalog == nil {
 		return nil, errors.New("daemon: no catalog")
 	}
-	d := &Daemon{opts: opts, log: opts.Logger, loc: opts.Location, wake: make(chan struct{}, 1)}
+	d = &Daemon{opts: opts, log: opts.Logger, loc: opts.Location, wake: make(chan struct{}, 1)}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
+	d.zone = opts.Zone
+	switch {
+	case d.zone != nil:
+	case d.loc != nil:
+		z := clock.ZoneOf(d.loc)
+		d.zone = func() clock.Zone { return z }
+	default:
+		d.zone = clock.LocalZone
+	}
+	zone := d.zone()
 	if d.loc == nil {
-		d.loc = time.Local
+		d.loc = zone.Location()
 	}
 	src := opts.Clock
 	if src == nil {
 		src = clock.System()
 	}
-	cfg, err := config.LoadEnv(opts.ConfigPath, opts.Catalog, opts.Env)
-	if err != nil {
+
+	text, cfg, cfgErr := d.loadSettings()
+	if cfgErr != nil && !opts.Service {
+		return nil, cfgErr
+	}
+	d.dir, d.socket = opts.StateDir, opts.ControlSocket
+	if cfg != nil {
+		if d.dir == "" {
+			d.dir = cfg.Daemon.StateDir
+		}
+		if d.socket == "" {
+			d.socket = cfg.Daemon.ControlSocket
+		}
+	}
+	if d.dir == "" || d.socket == "" {
+		return nil, errors.New("daemon: the installed service needs its state folder and control socket (Options.StateDir, ControlSocket)")
+	}
+	d.path, d.copyPath = filepath.Join(d.dir, stateName), opts.CopyPath
+	if d.copyPath == "" {
+		d.copyPath = filepath.Join(d.dir, copyName)
+	}
+
+	_, lockErr := os.Stat(filepath.Join(d.dir, "lock"))
+	if d.lock, err = statefile.TakeLock(d.dir); err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			_ = d.lock.Release()
+		}
+	}()
+	mem := d.readMemory()
+	d.gen = mem.p.Gen
+
+	// The settings: the file's, or for the service whose file has a
+	// mistake, the last that loaded, or the defaults (block everything)
+	// when none ever did.
+	if cfgErr != nil {
+		d.settingsErr, d.settingsTried = cfgErr, text
+		cfg = d.fallbackSettings(mem.p)
+	} else {
+		d.settingsText, d.settingsFile = string(text), opts.ConfigPath
+	}
 	d.cfg = cfg
-	d.dir = cfg.Daemon.StateDir
-	d.path = filepath.Join(d.dir, stateName)
 	req := pact.FromConfig(cfg)
 
-	p, err := d.readState()
+	d.clk = clock.New(src, mem.p.Clock)
+	now := d.clk.Now()
 	switch {
-	case err == nil:
-		d.clk = clock.New(src, p.Clock)
-		d.eng = pact.New(p.Pact, d.loc)
-		d.logResult(d.eng.Reload(req, d.clk.Now()))
-	case errors.Is(err, fs.ErrNotExist):
-		d.clk = clock.New(src, clock.Ledger{})
-		d.eng = pact.Adopt(req, d.clk.Now(), d.loc)
-		d.log.Info("no saved pact: the pact starts as the config says", "state", d.path)
+	case mem.found:
+		d.eng = pact.New(mem.p.Pact, d.loc)
+		d.eng.UseZone(zone)
+		for _, l := range mem.lost {
+			d.log.Warn("one copy of the pact's memory could not be used; it is restored from the other", "what", l)
+			d.eng.Note(pact.EventStateRestored, l+"; it was restored from the other copy", now)
+		}
+		d.ignored = mem.p.Ignored
+		d.logResult(d.eng.Reload(req, now))
 	default:
-		d.clk = clock.New(src, clock.Ledger{})
-		d.eng = pact.Adopt(req, d.clk.Now(), d.loc)
-		d.log.Error("the saved pact could not be read, so nocontact blocks everything the config's pact asks for, counted from now; no queued loosening survives",
-			"err", err)
+		traces := append(mem.traces, d.tracesOfAPact(lockErr == nil)...)
+		if len(traces) == 0 {
+			d.eng = pact.AdoptIn(req, now, zone)
+			d.log.Info("no saved pact: the pact starts as the settings say", "state", d.path, "copy", d.copyPath)
+			break
+		}
+		every, rerr := opts.Catalog.Resolve([]string{catalog.All})
+		if rerr != nil {
+			return nil, rerr
+		}
+		lost := pact.LostRequest(req, every, config.Default(opts.Catalog).Pact.CooldownDur, now)
+		d.eng = pact.AdoptIn(lost, now, zone)
+		what := "both copies of the pact's memory were missing or damaged (" + strings.Join(traces, "; ") +
+			"), so everything is blocked from now, and the settings wait out the cooldown"
+		d.eng.Note(pact.EventStateLost, what, now)
+		d.log.Error("the pact's memory is lost: nocontact blocks every platform from now on; every way the settings are looser waits out the cooldown",
+			"traces", strings.Join(traces, "; "), "state", d.path, "copy", d.copyPath)
+		d.logResult(d.eng.Reload(req, now))
 	}
+	if cfgErr != nil {
+		d.log.Error("the settings file has a mistake, so nocontact runs with the last settings that loaded; fix the file and it is read again within a minute",
+			"err", cfgErr, "running_with", d.settingsFile)
+	}
+	d.noteIgnored(cfg, now)
+	d.noteJumps(now)
+	d.lastLook = d.clk.Ledger()
 	d.warnPermissions()
 	// A state that cannot be written (a full disk) must not stop the
 	// filter: it is reported, and the pact holds in memory.
@@ -203,7 +333,7 @@ func New(opts Options) (*Daemon, error) {
 	if up != nil {
 		exchanger = up
 	}
-	now := d.clk.Now()
+	now = d.clk.Now()
 	d.spec = d.eng.Snapshot(now).Spec
 	policy, err := dnsfilter.NewPolicy(opts.Catalog, d.spec)
 	if err != nil {
@@ -236,40 +366,23 @@ func New(opts Options) (*Daemon, error) {
 	return d, nil
 }
 
-// readState reads the state file; a body that passes the checksum but does
-// not decode is moved aside like any damaged file.
-func (d *Daemon) readState() (persisted, error) {
-	var p persisted
-	body, err := statefile.Read(d.path, stateVersion)
-	if err != nil {
-		return p, err
-	}
-	if err := json.Unmarshal(body, &p); err != nil {
-		aside := d.path + ".damaged-" + time.Now().UTC().Format("20060102T150405Z") //nolint:forbidigo // only names the file kept for inspection; no pact time
-		if rerr := renameAside(d.path, aside); rerr != nil {
-			aside = ""
-		}
-		return p, &statefile.DamagedError{Path: d.path, Aside: aside, Reason: "not valid: " + err.Error()}
-	}
-	return p, nil
-}
-
-// save writes the state and the clock ledger. The caller holds d.mu or is
-// the only goroutine.
-func (d *Daemon) save() error {
-	body, err := json.MarshalIndent(persisted{Pact: d.eng.State(), Clock: d.clk.Ledger()}, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := statefile.Write(d.path, stateVersion, body); err != nil {
-		return fmt.Errorf("saving the pact in %s: %w", d.path, err)
-	}
-	d.saved = d.clk.Ledger().Trusted
-	return nil
-}
-
 // Addrs returns the addresses the filter listens on, once started.
 func (d *Daemon) Addrs() []netip.AddrPort { return d.srv.Addrs() }
+
+// Close lets go of what New took, for a Daemon that was built but not run
+// (Run lets go of it when it stops): the state folder's lock and the
+// upstream connections. It saves nothing, as a killed process would not.
+func (d *Daemon) Close() error {
+	d.mu.Lock()
+	if d.up != nil {
+		d.up.Close()
+	}
+	d.mu.Unlock()
+	return d.lock.Release()
+}
+
+// CopyPath returns the path of the state file's second copy.
+func (d *Daemon) CopyPath() string { return d.copyPath }
 
 // StatePath returns the state file's path.
 func (d *Daemon) StatePath() string { return d.path }
@@ -300,7 +413,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.opts.System != nil {
 		changes = d.opts.System.Changes()
 	}
+	watchWall := d.opts.WallWatch
+	if watchWall == nil {
+		watchWall = clock.WatchWall
+	}
+	wallSet := watchWall(ctx) // the ledger is saved at once when the wall clock is set
+	go d.witness(ctx)
 	for {
+		d.retrySettings()
 		wait := d.step()
 		d.keep(ctx)
 		timer.Reset(wait)
@@ -317,12 +437,17 @@ func (d *Daemon) Run(ctx context.Context) error {
 			if d.up != nil {
 				d.up.Close()
 			}
+			d.clk.Stopped()      // the next start tells this stop from a kill
 			_ = d.saveOrReport() // a failure is logged, and the pact holds in memory
 			d.mu.Unlock()
+			if lerr := d.lock.Release(); lerr != nil {
+				d.log.Warn("could not release the state folder's lock", "err", lerr)
+			}
 			d.log.Info("stopped")
 			return err
 		case <-d.wake:
 		case <-changes:
+		case <-wallSet:
 		case <-timer.C:
 		}
 	}
@@ -354,13 +479,31 @@ func (d *Daemon) keep(ctx context.Context) {
 		case re:
 			n := d.reasserts.Add(1)
 			d.log.Warn("something changed the system's DNS settings; nocontact put them back", "reasserts", n)
+			d.note(pact.EventDNSRewritten, "something changed the computer's DNS settings; nocontact put them back")
 		}
 	}
-	if changed, err := sys.SetHosts(ctx, names); err != nil {
+	changed, err := sys.SetHosts(ctx, names)
+	switch {
+	case err != nil:
 		d.log.Error("could not update the hosts file; trying again at the next wake", "err", err)
-	} else if changed {
+		return
+	case changed && d.hostsKnown && slices.Equal(names, d.hostsNames):
+		// The pact asked for the same names as last time, so the file
+		// was changed by someone else.
+		d.log.Warn("someone edited nocontact's section of the hosts file; nocontact put it back")
+		d.note(pact.EventHostsEdited, "someone edited nocontact's section of the hosts file; nocontact put it back")
+	case changed:
 		d.log.Info("hosts file updated", "names", len(names))
 	}
+	d.hostsNames, d.hostsKnown = names, true
+}
+
+// note adds an event to the record of attempts and saves it.
+func (d *Daemon) note(kind pact.EventKind, what string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.eng.Note(kind, what, d.clk.Now())
+	_ = d.saveOrReport() // a failure is logged, and the pact holds in memory
 }
 
 // savedResolvers returns what "system" upstreams stand for once installed:
@@ -386,11 +529,26 @@ func (d *Daemon) step() time.Duration {
 	defer d.mu.Unlock()
 	now := d.clk.Now()
 	res := d.eng.Advance(now)
+	d.noteJumps(now)
+	wallSet := d.noteWallSet(now)
+	if z := d.zone(); z.ID() != d.eng.Zone() {
+		// Quiet hours keep the zone they were asked in: the same hours in
+		// the new zone apply at once, and the old ones stay for the
+		// cooldown (see pact.UseZone).
+		d.log.Warn("the computer's time zone changed: quiet hours in the new zone apply now, and those in the old one stay until the cooldown has passed",
+			"from", d.eng.Zone(), "to", z.ID())
+		d.eng.UseZone(z)
+		more := d.eng.Reload(pact.FromConfig(d.cfg), now)
+		res.Applied = append(res.Applied, more.Applied...)
+		res.Queued = append(res.Queued, more.Queued...)
+		res.Refused = append(res.Refused, more.Refused...)
+		res.Dropped = append(res.Dropped, more.Dropped...)
+	}
 	// Publish first: a log line about a change must not come before the
 	// filter applies it (the tests, and a person reading along, rely on it).
 	d.publish(now)
 	d.logResult(res)
-	if res.Changed() || now.Sub(d.saved) >= saveEvery {
+	if res.Changed() || wallSet || now.Sub(d.saved) >= saveEvery {
 		_ = d.saveOrReport() // a failure is logged, and the pact holds in memory
 	}
 	d.saveAttempts()
@@ -450,9 +608,14 @@ func (d *Daemon) logResult(r pact.Result) {
 // Reload re-reads the config and hands it to the engine. A config with a
 // mistake is refused (logged and returned) and nothing changes.
 func (d *Daemon) Reload() error {
-	cfg, err := config.LoadEnv(d.opts.ConfigPath, d.opts.Catalog, d.opts.Env)
+	text, cfg, err := d.loadSettings()
 	if err != nil {
 		d.log.Error("config not reloaded, still filtering with the previous one: fix the file and reload again", "err", err)
+		if d.opts.Service {
+			d.mu.Lock()
+			d.settingsErr, d.settingsTried = err, text
+			d.mu.Unlock()
+		}
 		return err
 	}
 	up, err := forwarderFor(cfg, d.loop, d.log, d.savedResolvers(), d.opts.SystemRoot)
@@ -474,8 +637,8 @@ func (d *Daemon) Reload() error {
 	if fmt.Sprint(cfg.DNS.ListenAddrs) != fmt.Sprint(d.cfg.DNS.ListenAddrs) {
 		d.log.Warn("[dns] listen changed: restart nocontact to listen on the new addresses; the rest of the config is reloaded")
 	}
-	if cfg.Daemon.StateDir != d.cfg.Daemon.StateDir {
-		d.log.Warn("[daemon] state_dir changed: restart nocontact to move the state; it stays in " + filepath.Dir(d.path))
+	if !d.opts.Service && cfg.Daemon.StateDir != d.dir {
+		d.log.Warn("[daemon] state_dir changed: restart nocontact to move the state; it stays in " + d.dir)
 	}
 	d.srv.SetUpstream(up)
 	// Questions already under way finish on the old forwarder; close it
@@ -487,7 +650,9 @@ func (d *Daemon) Reload() error {
 	go d.srv.CheckLoops(context.Background())
 	d.srv.SetLANClients(cfg.DNS.LANPrefixes)
 	d.cfg = cfg
+	d.settingsText, d.settingsFile, d.settingsErr, d.settingsTried = string(text), d.opts.ConfigPath, nil, nil
 	now := d.clk.Now()
+	d.noteIgnored(cfg, now)
 	res := d.eng.Reload(pact.FromConfig(cfg), now)
 	d.publish(now)
 	d.logResult(res)
@@ -637,10 +802,7 @@ func (e *noUpstreamError) Advice(configPath string) string {
 // serveControl opens the control socket and answers on it until ctl is
 // shut down.
 func (d *Daemon) serveControl() (*control.Server, error) {
-	d.mu.Lock()
-	socket := d.cfg.Daemon.ControlSocket
-	d.mu.Unlock()
-	lns, err := control.Listen(socket)
+	lns, err := control.Listen(d.socket)
 	if err != nil {
 		return nil, fmt.Errorf("%w; set [daemon] control_socket to another path if this one cannot be used", err)
 	}
@@ -699,4 +861,99 @@ func clientRate(perSecond int) int {
 		return -1
 	}
 	return perSecond
+}
+
+// loadSettings reads and checks the settings file.
+func (d *Daemon) loadSettings() ([]byte, *config.Config, error) {
+	text, err := os.ReadFile(d.opts.ConfigPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the settings: %w", err)
+	}
+	env := d.opts.Env
+	if env.Location == nil {
+		env.Location = d.loc
+	}
+	cfg, err := config.ParseEnv(bytes.NewReader(text), d.opts.ConfigPath, d.opts.Catalog, env)
+	return text, cfg, err
+}
+
+// fallbackSettings returns the settings the service runs with while its
+// file has a mistake: the last that loaded, kept in the state, or when
+// none ever did, the defaults (every platform blocked, answering on
+// 127.0.0.1 and ::1, forwarding to the system's resolvers).
+func (d *Daemon) fallbackSettings(p persisted) *config.Config {
+	if p.Settings != "" {
+		env := d.opts.Env
+		if env.Location == nil {
+			env.Location = d.loc
+		}
+		cfg, err := config.ParseEnv(strings.NewReader(p.Settings), p.SettingsFile, d.opts.Catalog, env)
+		if err == nil {
+			d.settingsText, d.settingsFile = p.Settings, p.SettingsFile
+			return cfg
+		}
+		d.log.Error("the last settings that loaded do not load any more either; nocontact runs with its defaults", "err", err)
+	}
+	d.settingsFile = "nocontact's defaults"
+	return config.Default(d.opts.Catalog)
+}
+
+// retrySettings reads the settings file again while the service runs on
+// kept settings, and reloads once it changed: a fixed file is picked up
+// within a minute, without a reload command.
+func (d *Daemon) retrySettings() {
+	d.mu.Lock()
+	broken, tried := d.settingsErr != nil, d.settingsTried
+	d.mu.Unlock()
+	if !broken {
+		return
+	}
+	text, err := os.ReadFile(d.opts.ConfigPath)
+	if err != nil || bytes.Equal(text, tried) {
+		return
+	}
+	if d.Reload() == nil {
+		d.log.Info("the settings file loads again: nocontact runs with it")
+	}
+}
+
+// noteIgnored warns about, and notes once in the record, the [daemon]
+// keys of the settings the installed service ignores: they would have
+// moved its memory or its control socket. The caller holds d.mu or is
+// the only goroutine.
+func (d *Daemon) noteIgnored(cfg *config.Config, now time.Time) {
+	keys := d.ignoredKeys(cfg.Daemon.Written, cfg.Daemon.StateDir, cfg.Daemon.ControlSocket)
+	if keys == "" {
+		d.ignored = ""
+		return
+	}
+	d.log.Warn("the settings ask to keep nocontact's memory or control socket elsewhere ("+keys+"); the installed service keeps them in their fixed places and ignores these lines",
+		"state", d.dir, "control_socket", d.socket)
+	if keys != d.ignored {
+		d.eng.Note(pact.EventMemoryMoved, "the settings asked to keep the pact's memory or control socket elsewhere ("+keys+"); they stayed where they were", now)
+		d.ignored = keys
+	}
+}
+
+// Warnings says what about the settings the running daemon does not
+// follow, in plain words, for status and doctor.
+func (d *Daemon) Warnings() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	if d.settingsErr != nil {
+		out = append(out, fmt.Sprintf("Your settings file has a mistake, so nocontact runs with %s. Fix it and nocontact picks it up within a minute: %v",
+			settingsWords(d.settingsFile), d.settingsErr))
+	}
+	if d.ignored != "" {
+		out = append(out, "Your settings ask to keep nocontact's memory or control socket elsewhere ("+d.ignored+"). The installed nocontact keeps them in "+d.dir+" and "+d.socket+", and ignores those lines; you can delete them.")
+	}
+	return out
+}
+
+func settingsWords(file string) string {
+	if file == "nocontact's defaults" {
+		return "its defaults (every platform blocked)"
+	}
+	return "the last settings that loaded"
 }

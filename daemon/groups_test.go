@@ -44,7 +44,7 @@ func (f *fixture) startSync(t *testing.T) (*Daemon, *syncClock) {
 	}
 	clk := &syncClock{r: f.clk.r}
 	d, err := New(Options{ConfigPath: f.cfg, Catalog: cat, Clock: clk, Location: time.UTC,
-		Logger: slog.New(slog.DiscardHandler)})
+		Logger: slog.New(slog.DiscardHandler), Witness: func(url string) clock.Witness { return offline{url} }})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

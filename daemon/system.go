@@ -33,6 +33,11 @@ type System interface {
 	// file may have been changed by someone else, so the daemon looks at
 	// once rather than at its next wake; nil when it cannot watch.
 	Changes() <-chan struct{}
+	// Traces lists, in plain words, what outside the state folder shows
+	// that nocontact held a pact here (its hosts section): a sign that a
+	// pact existed when its memory is missing. Called also while
+	// Installed is false.
+	Traces() []string
 }
 
 // HostsNames returns the names the hosts layer lists for spec: each

@@ -15,6 +15,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/nocontact/nocontact/daemon/clock"
 	"github.com/nocontact/nocontact/dnsfilter"
 	"github.com/nocontact/nocontact/dnsfilter/catalog"
 	"github.com/nocontact/nocontact/internal/wait"
@@ -54,18 +55,33 @@ func (f *fakeSystem) SetHosts(_ context.Context, names []string) (bool, error) {
 
 func (f *fakeSystem) OriginalResolvers() ([]netip.AddrPort, error) { return f.resolvers, nil }
 func (f *fakeSystem) Changes() <-chan struct{}                     { return nil }
+func (f *fakeSystem) Traces() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.hosts) > 0 {
+		return []string{"nocontact's section of the hosts file"}
+	}
+	return nil
+}
 
+// startWith starts a daemon on the fixture with sys. The first start of a
+// fixture sees no install record even when sys has one, as on a real
+// machine: install starts the service before it takes over the DNS
+// settings and writes the record.
 func (f *fixture) startWith(t *testing.T, sys System) *Daemon {
 	t.Helper()
-	cat, err := catalog.Builtin()
-	if err != nil {
-		t.Fatal(err)
+	if fs, ok := sys.(*fakeSystem); ok && f.last == nil {
+		fs.mu.Lock()
+		was := fs.installed
+		fs.installed = false
+		fs.mu.Unlock()
+		defer func() {
+			fs.mu.Lock()
+			fs.installed = was
+			fs.mu.Unlock()
+		}()
 	}
-	d, err := New(Options{ConfigPath: f.cfg, Catalog: cat, Clock: f.clk, Location: time.UTC, System: sys})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return d
+	return f.startOpts(t, f.options(t, sys))
 }
 
 func TestKeepReassertsAndWritesHostsOnlyWhenInstalled(t *testing.T) {
@@ -170,7 +186,7 @@ func TestSystemUpstreamsUseTheSavedResolvers(t *testing.T) {
 	cfgText := strings.Replace(readFile(t, f.cfg), `upstreams = ["127.0.0.1:9"]`, `upstreams = ["system"]`, 1)
 	writeFile(t, f.cfg, cfgText)
 	sys := &fakeSystem{installed: true, resolvers: []netip.AddrPort{netip.MustParseAddrPort("192.0.2.53:53")}}
-	d := f.startWith(t, sys)
+	d := f.startOpts(t, f.options(t, sys)) // installed from the start: the forwarder is built in New
 	var got []string
 	for _, h := range d.up.Health() {
 		got = append(got, h.Name)
@@ -257,7 +273,8 @@ func TestNoUsableSystemUpstreamStillAnswers(t *testing.T) {
 	}
 	var logs syncBuffer
 	d, err := New(Options{ConfigPath: f.cfg, Catalog: cat, Clock: f.clk, Location: time.UTC,
-		System: &fakeSystem{installed: true}, SystemRoot: root, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		System: &fakeSystem{installed: true}, SystemRoot: root, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Witness: func(url string) clock.Witness { return offline{url} }})
 	if err != nil {
 		t.Fatalf("New = %v; want the daemon to start without upstreams", err)
 	}

@@ -200,7 +200,10 @@ func (in *Installer) Install(ctx context.Context, opt InstallOptions) (err error
 	if err := ListensForTheSystem(cfg); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	stateDir := cfg.Daemon.StateDir
+	if in.Paths.StateDir == "" {
+		return errors.New("installer: no state folder in Paths")
+	}
+	stateDir := in.stateDir()
 
 	// An installed service is stopped for the upgrade, and started again
 	// if anything fails.
@@ -515,21 +518,26 @@ func (in *Installer) Uninstall(ctx context.Context, opt UninstallOptions) error 
 		if err := os.Remove(cfg); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("removing the settings: %w", err)
 		}
+		for _, p := range []string{CopyName, CopyName + ".damaged-*"} {
+			matches, _ := filepath.Glob(filepath.Join(filepath.Dir(cfg), p))
+			for _, m := range matches {
+				if err := os.Remove(m); err != nil {
+					return fmt.Errorf("removing the copy of the pact: %w", err)
+				}
+			}
+		}
 		os.Remove(filepath.Dir(cfg)) // only if empty
 		in.say("nocontact is uninstalled, with its settings and its memory of the pact.")
 	} else {
-		in.say("nocontact is uninstalled. Your settings (%s) and its memory of the pact (%s) are kept; 'nocontact uninstall --purge' removes them too.", in.Paths.Config, stateDir)
+		in.say("nocontact is uninstalled. Your settings (%s) and its memory of the pact (%s) are kept; 'nocontact uninstall --purge' removes them too.", in.Paths.Config, in.Paths.StateDir)
 	}
 	return nil
 }
 
-// stateDir is the installed settings' state directory, or the default
-// for this machine when they cannot be read.
-func (in *Installer) stateDir() string {
-	if b, err := os.ReadFile(in.sys(in.Paths.Config)); err == nil {
-		if cfg, err := config.Parse(bytes.NewReader(b), in.Paths.Config, in.Catalog); err == nil {
-			return cfg.Daemon.StateDir
-		}
-	}
-	return config.DefaultStateDir()
-}
+// stateDir is the installed service's state folder: fixed by the binary
+// (Paths.StateDir), never by the settings.
+func (in *Installer) stateDir() string { return in.sys(in.Paths.StateDir) }
+
+// CopyName is the file name of the pact's second copy, in the settings
+// folder (the daemon's copyName).
+const CopyName = "pact-copy"

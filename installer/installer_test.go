@@ -109,7 +109,8 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, root: t.TempDir(), state: filepath.Join(t.TempDir(), "state"), ev: &events{}, run: &commandtest.Fake{}}
+	r := &rig{t: t, root: t.TempDir(), ev: &events{}, run: &commandtest.Fake{}}
+	r.state = r.path("var/lib/nocontact")
 	r.svc = &fakeService{ev: r.ev}
 	r.exe = filepath.Join(t.TempDir(), "nocontact-new")
 	if err := os.WriteFile(r.exe, []byte("new binary"), 0o755); err != nil {
@@ -119,8 +120,9 @@ func newRig(t *testing.T) *rig {
 	r.write("etc/hosts", origHosts)
 	clock := time.Unix(0, 0)
 	r.in = &Installer{
-		Root:       r.root,
-		Paths:      unit.Paths{Executable: "/usr/local/bin/nocontact", Config: "/etc/nocontact/nocontact.toml"},
+		Root: r.root,
+		Paths: unit.Paths{Executable: "/usr/local/bin/nocontact", Config: "/etc/nocontact/nocontact.toml",
+			StateDir: "/var/lib/nocontact", ControlSocket: "/run/nocontact.sock"},
 		Service:    r.svc,
 		Run:        r.run,
 		Catalog:    cat,
@@ -165,7 +167,7 @@ func (r *rig) read(rel string) string {
 }
 
 func (r *rig) config(extra string) []byte {
-	return []byte(fmt.Sprintf("[pact]\nblock = [\"instagram\"]\nlength = \"30d\"\n[dns]\nlisten = [\"127.0.0.1:53\", \"[::1]:53\"]\nupstreams = [\"system\"]\n%s[daemon]\nstate_dir = %q\n", extra, r.state))
+	return []byte(fmt.Sprintf("[pact]\nblock = [\"instagram\"]\nlength = \"30d\"\n[dns]\nlisten = [\"127.0.0.1:53\", \"[::1]:53\"]\nupstreams = [\"system\"]\n%s", extra))
 }
 
 // untouched checks the machine is as newRig made it.
@@ -361,6 +363,7 @@ func TestUninstall(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(r.state, "state"), []byte("the pact"), 0o600); err != nil {
 				t.Fatal(err)
 			}
+			r.write("etc/nocontact/"+CopyName, "the pact's copy")
 			r.ev.list = nil
 			if err := r.in.Uninstall(t.Context(), UninstallOptions{Purge: purge}); err != nil {
 				t.Fatal(err)
@@ -384,6 +387,9 @@ func TestUninstall(t *testing.T) {
 			settings := r.read("etc/nocontact/nocontact.toml")
 			if purge != (settings == "<missing>") {
 				t.Errorf("settings after uninstall (purge %v): %q", purge, settings)
+			}
+			if copied := r.read("etc/nocontact/" + CopyName); purge != (copied == "<missing>") {
+				t.Errorf("the pact's copy after uninstall (purge %v): %q", purge, copied)
 			}
 			if r.svc.installed || r.svc.running {
 				t.Error("service left")

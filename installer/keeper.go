@@ -79,9 +79,7 @@ func (k *Keeper) KeepDNS(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// SetHosts makes the hosts layer list names, and flushes the caches when
-// that changed the file.
-func (k *Keeper) SetHosts(ctx context.Context, names []string) (bool, error) {
+func (k *Keeper) hostsFile() hosts.File {
 	hf := k.Hosts
 	if hf.Path == "" {
 		hf.Path, hf.EOL = hosts.Path(k.Root), hosts.LineEnding
@@ -89,11 +87,28 @@ func (k *Keeper) SetHosts(ctx context.Context, names []string) (bool, error) {
 	if hf.Log == nil {
 		hf.Log = k.Log
 	}
+	return hf
+}
+
+// SetHosts makes the hosts layer list names, and flushes the caches when
+// that changed the file.
+func (k *Keeper) SetHosts(ctx context.Context, names []string) (bool, error) {
+	hf := k.hostsFile()
 	changed, err := hf.Ensure(names)
 	if changed {
 		flush(ctx, k.Run, k.goos(), k.Root, k.log())
 	}
 	return changed, err
+}
+
+// Traces lists what outside the state folder shows that nocontact held a
+// pact on this machine: its section of the hosts file.
+func (k *Keeper) Traces() []string {
+	hf := k.hostsFile()
+	if ok, err := hf.Present(); err == nil && ok {
+		return []string{"nocontact's section of " + hf.Path}
+	}
+	return nil
 }
 
 // OriginalResolvers returns the resolvers from before nocontact; see

@@ -38,6 +38,14 @@ func controlFlags(fs *flag.FlagSet) (*string, func() (string, error)) {
 		if *sock != "" {
 			return *sock, nil
 		}
+		// The installed settings: the service's socket is fixed, whatever
+		// they say (and even when they have a mistake).
+		installed := installDeps()
+		if *path == installed.paths.Config {
+			if _, err := os.Stat(sysPath(installed.root, installed.paths.Config)); err == nil {
+				return installed.paths.ControlSocket, nil
+			}
+		}
 		cat, err := catalog.Builtin()
 		if err != nil {
 			return "", err

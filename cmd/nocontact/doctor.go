@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/kardianos/service"
@@ -41,6 +42,13 @@ type doctorProbes struct {
 	// perm returns the permission bits and owner of a path (owner -1
 	// where the OS does not say).
 	perm func(path string) (fs.FileMode, int, error)
+	// warnings are what of the settings the running service does not
+	// follow (its status's warnings).
+	warnings func(ctx context.Context) ([]string, error)
+	// stateDir is the installed service's state folder.
+	stateDir string
+	// settingsErr is the mistake in the settings file, if it has one.
+	settingsErr error
 }
 
 type finding struct {
@@ -65,6 +73,19 @@ func doctor(ctx context.Context, cfg *config.Config, cfgPath string, p doctorPro
 		add(false, "The nocontact service is installed but not running.", "Start it: sudo systemctl start nocontact (Linux), sudo launchctl kickstart -k system/nocontact (macOS), or sc start nocontact (Windows)")
 	default:
 		add(true, "The nocontact service is installed and running.", "")
+	}
+
+	if p.settingsErr != nil {
+		add(false, fmt.Sprintf("The settings file has a mistake, so nocontact runs with the last settings that loaded: %v", p.settingsErr),
+			fmt.Sprintf("Fix %s as the message says; nocontact picks it up within a minute.", cfgPath))
+	}
+	if ws, err := p.warnings(ctx); err == nil {
+		for _, w := range ws {
+			if p.settingsErr != nil && strings.Contains(w, "mistake") {
+				continue // said above
+			}
+			add(false, w, fmt.Sprintf("Edit %s as said, then: sudo nocontact reload", cfgPath))
+		}
 	}
 
 	addr, _ := installer.ListenProbe(cfg)
@@ -128,10 +149,10 @@ func doctor(ctx context.Context, cfg *config.Config, cfgPath string, p doctorPro
 				add(true, "Only an administrator can change the settings file.", "")
 			}
 		}
-		if mode, _, err := p.perm(cfg.Daemon.StateDir); err == nil {
+		if mode, _, err := p.perm(p.stateDir); err == nil {
 			if mode&0o004 != 0 {
-				add(false, fmt.Sprintf("Anyone on this computer can read nocontact's memory of the pact in %s.", cfg.Daemon.StateDir),
-					fmt.Sprintf("sudo chmod 700 %q", cfg.Daemon.StateDir))
+				add(false, fmt.Sprintf("Anyone on this computer can read nocontact's memory of the pact in %s.", p.stateDir),
+					fmt.Sprintf("sudo chmod 700 %q", p.stateDir))
 			} else {
 				add(true, "Only an administrator can read nocontact's memory of the pact.", "")
 			}
@@ -207,6 +228,15 @@ func realProbes(d systemDeps, cfg *config.Config, cat *catalog.Catalog) doctorPr
 			return st.Blocking, err
 		},
 		perm: filePerm,
+		warnings: func(ctx context.Context) ([]string, error) {
+			c, err := d.client(cat)
+			if err != nil {
+				return nil, err
+			}
+			st, err := c.Status(ctx)
+			return st.Warnings, err
+		},
+		stateDir: sysPath(d.root, d.paths.StateDir),
 	}
 }
 
@@ -222,14 +252,20 @@ func cmdDoctor(ctx context.Context, e *env, args []string) error {
 	}
 	d := installDeps()
 	cfg, err := config.Load(*path, cat)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			fmt.Fprintf(e.stdout, "PROBLEM  There are no settings at %s: nocontact is not installed.\n         To fix: sudo nocontact install --config YOUR-SETTINGS\n", *path)
-			return errors.New("nocontact is not installed")
-		}
-		return err
+	var settingsErr error
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		fmt.Fprintf(e.stdout, "PROBLEM  There are no settings at %s: nocontact is not installed.\n         To fix: sudo nocontact install --config YOUR-SETTINGS\n", *path)
+		return errors.New("nocontact is not installed")
+	case err != nil:
+		// The service runs on the last settings that loaded; check the
+		// rest with the defaults' addresses, which an installed
+		// nocontact must use anyway.
+		settingsErr, cfg = err, config.Default(cat)
 	}
-	if bad := renderDoctor(e.stdout, doctor(ctx, cfg, *path, realProbes(d, cfg, cat))); bad > 0 {
+	p := realProbes(d, cfg, cat)
+	p.settingsErr = settingsErr
+	if bad := renderDoctor(e.stdout, doctor(ctx, cfg, *path, p)); bad > 0 {
 		return fmt.Errorf("%d %s found", bad, plural(bad, "problem", "problems"))
 	}
 	fmt.Fprintln(e.stdout, "Everything is in order.")

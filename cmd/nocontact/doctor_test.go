@@ -36,6 +36,8 @@ func healthy() doctorProbes {
 			}
 			return 0o700, 0, nil
 		},
+		warnings: func(context.Context) ([]string, error) { return nil, nil },
+		stateDir: "/var/lib/nocontact",
 	}
 }
 
@@ -94,6 +96,14 @@ func TestDoctor(t *testing.T) {
 				return 0o755, 0, nil
 			}
 		}, "Anyone on this computer can read"},
+		{"settings with a mistake", func(p *doctorProbes) {
+			p.settingsErr = errors.New("x.toml, line 3: unknown key blokc")
+		}, "The settings file has a mistake"},
+		{"settings lines the service ignores", func(p *doctorProbes) {
+			p.warnings = func(context.Context) ([]string, error) {
+				return []string{"Your settings ask to keep nocontact's memory or control socket elsewhere (state_dir = \"/tmp/x\")."}, nil
+			}
+		}, "memory or control socket elsewhere"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -144,16 +144,30 @@ func TestDamagedStateFailsClosed(t *testing.T) {
 			d.cmd.Wait()
 			damage.do(filepath.Join(state, "state"))
 
-			d = startDaemonLog(t, cfg, "could not be read")
-			if !strings.Contains(d.pending, "blocks everything the config's pact asks for") {
-				t.Errorf("log line %q does not say the daemon keeps blocking", d.pending)
-			}
+			// One copy damaged: restored from the other.
+			d = startDaemonLog(t, cfg, "restored from the other")
 			if !isBlocked(d.query(t, "instagram.com.", dns.TypeA)) {
 				t.Error("instagram not blocked after the state was damaged")
+			}
+			if isBlocked(d.query(t, "www.whatsapp.com.", dns.TypeA)) {
+				t.Error("whatsapp blocked: with one whole copy, the pact is as it was")
 			}
 			aside, _ := filepath.Glob(filepath.Join(state, "state.damaged-*"))
 			if len(aside) != 1 {
 				t.Errorf("damaged file kept aside: %v, want one", aside)
+			}
+
+			// Both copies damaged: everything is blocked.
+			d.cmd.Process.Signal(syscall.SIGTERM)
+			d.waitFor(t, "stopped")
+			d.cmd.Wait()
+			damage.do(filepath.Join(state, "state"))
+			damage.do(filepath.Join(state, "pact-copy"))
+			d = startDaemonLog(t, cfg, "the pact's memory is lost")
+			for _, name := range []string{"instagram.com.", "www.whatsapp.com."} {
+				if !isBlocked(d.query(t, name, dns.TypeA)) {
+					t.Errorf("%s not blocked after both copies were damaged", name)
+				}
 			}
 		})
 	}

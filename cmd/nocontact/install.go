@@ -96,18 +96,10 @@ func (d systemDeps) installer(e *env, cat *catalog.Catalog) (*installer.Installe
 	return in, nil
 }
 
-// installedConfig reads the installed settings.
-func (d systemDeps) installedConfig(cat *catalog.Catalog) (*config.Config, error) {
-	return config.Load(sysPath(d.root, d.paths.Config), cat)
-}
-
-// client talks to the installed service's control socket.
-func (d systemDeps) client(cat *catalog.Catalog) (*control.Client, error) {
-	cfg, err := d.installedConfig(cat)
-	if err != nil {
-		return nil, err
-	}
-	return control.NewClient(cfg.Daemon.ControlSocket), nil
+// client talks to the installed service's control socket, which is fixed
+// (whatever the settings say).
+func (d systemDeps) client(*catalog.Catalog) (*control.Client, error) {
+	return control.NewClient(d.paths.ControlSocket), nil
 }
 
 func sysPath(root, p string) string {
@@ -172,7 +164,7 @@ func cmdInstall(ctx context.Context, e *env, args []string) error {
 	if err := in.Install(ctx, opt); err != nil {
 		return err
 	}
-	if cfg, err := d.installedConfig(cat); err == nil && cfg.Pact.Trial {
+	if cfg, err := config.Load(sysPath(d.root, d.paths.Config), cat); err == nil && cfg.Pact.Trial {
 		fmt.Fprintln(e.stdout, "These settings are a trial: nocontact blocks what they say, but holds you to nothing, and any change applies at once.")
 		fmt.Fprintln(e.stdout, "To begin your pact: sudo nocontact start")
 	}
@@ -219,14 +211,8 @@ var errNotAllowedYet = errors.New("not uninstalled")
 func mayUninstall(ctx context.Context, w io.Writer, d systemDeps, in *installer.Installer, cat *catalog.Catalog) (bool, error) {
 	c, cerr := d.client(cat)
 	_, serr := in.Service.Status()
-	if errors.Is(serr, service.ErrNotInstalled) {
-		stateDir := config.DefaultStateDir()
-		if cfg, err := d.installedConfig(cat); err == nil {
-			stateDir = cfg.Daemon.StateDir
-		}
-		if !osdns.Installed(stateDir) {
-			return true, nil
-		}
+	if errors.Is(serr, service.ErrNotInstalled) && !osdns.Installed(sysPath(d.root, d.paths.StateDir)) {
+		return true, nil
 	}
 	if cerr != nil {
 		return false, fmt.Errorf("reading the installed settings to reach nocontact: %w", cerr)

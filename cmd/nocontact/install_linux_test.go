@@ -18,8 +18,7 @@ import (
 	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
 
-	"github.com/nocontact/nocontact/config"
-	"github.com/nocontact/nocontact/dnsfilter/catalog"
+	"github.com/nocontact/nocontact/daemon/control"
 	"github.com/nocontact/nocontact/installer"
 	"github.com/nocontact/nocontact/installer/command/commandtest"
 	"github.com/nocontact/nocontact/installer/osdns"
@@ -112,7 +111,7 @@ func (s *inProcessService) Start() error {
 	go func() {
 		defer close(s.done)
 		w := &lockedWriter{w: &s.log, mu: &s.mu}
-		code := mainWithEnv(ctx, &env{stdout: w, stderr: w}, []string{"run", "--config", s.cfg})
+		code := mainWithEnv(ctx, &env{stdout: w, stderr: w}, append([]string{}, unit.Paths{Config: s.cfg}.Args()...))
 		if code != 0 {
 			fmt.Fprintf(w, "run exited with %d\n", code)
 		}
@@ -217,19 +216,20 @@ func installChild(t *testing.T, parentNS string) {
 	defer up.Shutdown()
 
 	state := filepath.Join(dir, "state")
-	paths := unit.Paths{Executable: filepath.Join(dir, "bin", "nocontact"), Config: "/etc/nocontact/nocontact.toml"}
+	paths := unit.Paths{Executable: filepath.Join(dir, "bin", "nocontact"), Config: "/etc/nocontact/nocontact.toml",
+		StateDir: state, ControlSocket: filepath.Join(dir, "c.sock")}
 	settings := filepath.Join(dir, "mine.toml")
-	if err := os.WriteFile(settings, []byte(fmt.Sprintf(`[pact]
+	// The cooldown is long enough for the attacks below to be checked
+	// while their loosenings wait, short enough to wait out at the end.
+	const settingsText = `[pact]
 block = ["instagram"]
 length = "30d"
-cooldown = "3s"
+cooldown = "15s"
 [dns]
 listen = ["127.0.0.1:53", "[::1]:53"]
 upstreams = ["system"]
-[daemon]
-state_dir = %q
-control_socket = %q
-`, state, filepath.Join(dir, "c.sock"))), 0o644); err != nil {
+`
+	if err := os.WriteFile(settings, []byte(settingsText), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	svc := &inProcessService{t: t, cfg: paths.Config}
@@ -313,18 +313,86 @@ control_socket = %q
 		rc, _ := os.ReadFile("/etc/resolv.conf")
 		return bytes.Contains(rc, []byte("nameserver 127.0.0.1\n"))
 	})
-	cat, err := catalog.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(paths.Config, cat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := statusJSON(t, cfg.Daemon.ControlSocket)
+	st := statusJSON(t, paths.ControlSocket)
 	t.Logf("re-asserts: %d", st.Health.Reasserts)
-	if st.Health.Reasserts < 1 {
-		t.Errorf("status shows %d re-asserts, want at least 1", st.Health.Reasserts)
+	if st.Health.Reasserts < 1 || st.Record.Counts["dns_rewritten"] < 1 {
+		t.Errorf("status shows %d re-asserts, %d in the record; want at least 1", st.Health.Reasserts, st.Record.Counts["dns_rewritten"])
+	}
+
+	// The attacks of 2 a.m. (issue 12), against the installed service.
+	// restart stops the service, does what, and starts it again.
+	restart := func(what func()) {
+		t.Helper()
+		if err := svc.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		what()
+		if err := svc.Start(); err != nil {
+			t.Fatal(err)
+		}
+		wait.For(t, "the service to answer again", func() bool {
+			_, err := control.NewClient(paths.ControlSocket).Status(context.Background())
+			return err == nil
+		})
+	}
+	stillBlocked := func(when string) {
+		t.Helper()
+		for _, name := range []string{"instagram.com", "i.instagram.com"} {
+			out, err := exec.Command("dig", "+short", "+tries=3", "@127.0.0.1", name, "A").Output()
+			if got := strings.TrimSpace(string(out)); err != nil || got != "0.0.0.0" {
+				t.Errorf("%s: dig %s = %q, %v; want 0.0.0.0", when, name, got, err)
+			}
+		}
+	}
+	// 1. Point the memory at an empty folder, and loosen everything.
+	moved := filepath.Join(dir, "elsewhere")
+	restart(func() {
+		writeConfig(t, paths.Config, fmt.Sprintf("[pact]\nblock = []\nstrict = false\ncooldown = \"0s\"\n[dns]\nlisten = [\"127.0.0.1:53\", \"[::1]:53\"]\nupstreams = [\"system\"]\n"+
+			"[daemon]\nstate_dir = %q\ncontrol_socket = %q\n", moved, filepath.Join(moved, "c.sock")))
+	})
+	stillBlocked("after the settings moved the memory")
+	st = statusJSON(t, paths.ControlSocket)
+	if st.Record.Counts["settings_moved_memory"] != 1 || len(st.Pending) == 0 || len(st.Warnings) == 0 {
+		t.Errorf("after the settings moved the memory: record %v, pending %v, warnings %q; want the event, the loosenings queued and a warning",
+			st.Record.Counts, st.Pending, st.Warnings)
+	}
+	if _, err := os.Stat(moved); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the service made the folder the settings named: %v", err)
+	}
+	// 2. Damage the memory too, and restart.
+	restart(func() {
+		f, err := os.OpenFile(filepath.Join(state, "state"), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString("\x00garbage"); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	})
+	stillBlocked("after the memory was damaged")
+	st = statusJSON(t, paths.ControlSocket)
+	if st.Record.Counts["state_restored"] != 1 {
+		t.Errorf("after the memory was damaged: record %v, want the copy restored", st.Record.Counts)
+	}
+	code, out, _ = cli(t, nil, binary, "status", "--socket", paths.ControlSocket)
+	t.Logf("status after the attacks:\n%s", out)
+	if code != 0 || !strings.Contains(out, "Since your pact began:") {
+		t.Errorf("status does not sum up the record:\n%s", out)
+	}
+	// 3. A second nocontact, run by hand as root with settings that keep
+	// the memory elsewhere: it is the service's, and the service holds it.
+	code, _, errs = runCLI(t, "run", "--config", settings)
+	if code == 0 || !strings.Contains(errs, "another nocontact is running") {
+		t.Errorf("a second nocontact run by hand: %d, %q; want it refused by the state folder's lock", code, errs)
+	}
+	// Back to the settings of the pact: the waiting loosenings are
+	// dropped.
+	if err := os.WriteFile(paths.Config, []byte(settingsText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := runCLI(t, "reload"); code != 0 {
+		t.Fatalf("reload: %d\n%s\n%s", code, out, errs)
 	}
 
 	// Uninstall is a loosening: queued first, then allowed.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nocontact/nocontact/config"
 	"github.com/nocontact/nocontact/daemon/attempts"
+	"github.com/nocontact/nocontact/daemon/clock"
 	"github.com/nocontact/nocontact/daemon/control"
 	"github.com/nocontact/nocontact/dnsfilter/catalog"
 )
@@ -333,6 +334,18 @@ func renderStatus(w io.Writer, st control.Status, loc *time.Location, cat *catal
 	if len(st.Attempts) > 0 {
 		fmt.Fprintln(w)
 		renderAttempts(w, st.Attempts, cat)
+	}
+	if parts := recordParts(st.Record.Counts); len(parts) > 0 {
+		fmt.Fprintln(w)
+		renderRecord(w, st.Record)
+	}
+	if len(st.Warnings) > 0 {
+		fmt.Fprintln(w)
+		renderWarnings(w, st.Warnings)
+	}
+	if st.Clock.Waiting && time.Duration(st.Clock.UnconfirmedSeconds)*time.Second >= clock.NoticeableClaim {
+		fmt.Fprintln(w)
+		renderClock(w, st.Clock)
 	}
 
 	fmt.Fprintln(w)

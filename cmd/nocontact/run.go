@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"syscall"
 
 	"github.com/kardianos/service"
@@ -14,6 +15,7 @@ import (
 	"github.com/nocontact/nocontact/dnsfilter"
 	"github.com/nocontact/nocontact/dnsfilter/catalog"
 	"github.com/nocontact/nocontact/installer"
+	"github.com/nocontact/nocontact/installer/osdns"
 	"github.com/nocontact/nocontact/installer/unit"
 )
 
@@ -24,6 +26,7 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "run")
 	path := fs.String("config", defaultConfig, "the config `file`")
 	level := fs.String("log-level", "info", "debug, info, warn or error (debug logs every name looked up)")
+	asService := fs.Bool("service", false, "run as the installed service: its memory and control socket are in the system's fixed places, whatever the settings say, and a settings mistake does not stop it (the service definition passes this)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -38,21 +41,43 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	// The installed machine's DNS settings and hosts layer, kept while
-	// the pact binds; a trial run has no record of a takeover in its
-	// state directory, and the Keeper then touches nothing. The watch
-	// starts either way: `install` takes over DNS after it started the
-	// service.
-	cfg, err := config.Load(*path, cat)
-	if err != nil {
-		return err
-	}
 	sys := installDeps()
-	keeper := &installer.Keeper{Root: sys.root, StateDir: cfg.Daemon.StateDir, Run: sys.run, Log: log}
+	opts := daemonpkg.Options{ConfigPath: *path, Catalog: cat, Logger: log}
+	// The installed machine's DNS settings and hosts layer, kept while
+	// the pact binds. The record of the takeover is in the service's
+	// state folder; a trial run has none in its own, and the Keeper then
+	// touches nothing. The watch starts either way: `install` takes over
+	// DNS after it started the service.
+	keeper := &installer.Keeper{Root: sys.root, Run: sys.run, Log: log}
+	if !*asService && isAdmin() && osdns.Installed(sysPath(sys.root, sys.paths.StateDir)) {
+		// An administrator's run on a machine where nocontact is
+		// installed is the service, whatever started it: it must not
+		// find an empty memory where the settings point, nor leave the
+		// machine without the service's DNS (a second one fails on the
+		// state folder's lock while the service runs).
+		log.Warn("nocontact is installed on this computer: this run keeps the installed service's memory and control socket; to try other settings, run it as yourself, without sudo")
+		*asService = true
+	}
+	if *asService {
+		opts.Service = true
+		opts.StateDir, opts.ControlSocket = sysPath(sys.root, sys.paths.StateDir), sys.paths.ControlSocket
+		opts.CopyPath = filepath.Join(filepath.Dir(*path), installer.CopyName)
+		if err := moveOldLayout(opts.StateDir); err != nil {
+			log.Error("could not move the memory of an older nocontact into its folder; it is read where it is", "err", err)
+		}
+		keeper.StateDir = opts.StateDir
+	} else {
+		cfg, err := config.Load(*path, cat)
+		if err != nil {
+			return err
+		}
+		keeper.StateDir = cfg.Daemon.StateDir
+	}
+	opts.System = keeper
 	keepCtx, stopKeeping := context.WithCancel(ctx)
 	defer stopKeeping()
 	keeper.Watch(keepCtx)
-	d, err := daemonpkg.New(daemonpkg.Options{ConfigPath: *path, Catalog: cat, Logger: log, System: keeper})
+	d, err := daemonpkg.New(opts)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package clock
 
 import (
+	"context"
 	"errors"
 	"runtime"
 	"testing"
@@ -56,68 +57,201 @@ func TestSameBootIgnoresWallJumps(t *testing.T) {
 	}
 }
 
-func TestReboot(t *testing.T) {
+// fakeWitness says a fixed time, or fails.
+type fakeWitness struct {
+	name string
+	t    time.Time
+	err  error
+}
+
+func (f fakeWitness) Name() string                            { return f.name }
+func (f fakeWitness) Time(context.Context) (time.Time, error) { return f.t, f.err }
+
+// TestTimeNobodySaw is issue 13's table: the wall clock moved, a reboot or
+// a power cut, and what the trusted time is before and after witnesses
+// answer.
+func TestTimeNobodySaw(t *testing.T) {
+	const day = 24 * time.Hour
+	real := func(d time.Duration) time.Time { return t0.Add(d) }
 	tests := []struct {
 		name string
-		// before the reboot, within the first boot
-		before func(f *fakeSource)
-		off    time.Duration
-		after  func(f *fakeSource) // the wall clock after the reboot
-		want   time.Duration       // trusted time after the reboot, from t0
+		// run makes things happen to a clock started at t0 (boot clock 1 min,
+		// boot "a") and returns the source and the ledger the daemon saved
+		// last, for the restart.
+		run func(src *fakeSource, c *Clock) Ledger
+		// want is the trusted time right after the restart; waiting whether
+		// it waits for witnesses.
+		want    time.Time
+		waiting bool
+		kind    JumpKind
+		// witnesses, when given, are asked after the restart; then is the
+		// trusted time after they answered.
+		witnesses []Witness
+		then      time.Time
 	}{
-		{"honest", func(f *fakeSource) { f.pass(time.Hour) }, 2 * time.Hour, nil, 3 * time.Hour},
-		{"clock set back while off", func(f *fakeSource) { f.pass(time.Hour) }, 2 * time.Hour,
-			func(f *fakeSource) { f.wall = f.wall.AddDate(0, 0, -1) }, time.Hour},
-		{"clock set forward while off (not seen)", func(f *fakeSource) { f.pass(time.Hour) }, 2 * time.Hour,
-			func(f *fakeSource) { f.wall = f.wall.AddDate(0, 1, 0) }, 3*time.Hour + 30*24*time.Hour},
-		{"clock set forward, then reboot", func(f *fakeSource) {
-			f.pass(time.Hour)
-			f.wall = f.wall.AddDate(0, 1, 0)
-		}, 2 * time.Hour, nil, 3 * time.Hour},
-		{"small drift is trusted", func(f *fakeSource) {
-			f.pass(time.Hour)
-			f.wall = f.wall.Add(2 * time.Minute)
-		}, 2 * time.Hour, nil, 3*time.Hour + 2*time.Minute},
-		{"clock set back, then reboot, network time fixes it", func(f *fakeSource) {
-			f.pass(time.Hour)
-			f.wall = f.wall.AddDate(0, 0, -1)
-		}, 2 * time.Hour, func(f *fakeSource) { f.wall = f.wall.AddDate(0, 0, 1) }, 3 * time.Hour},
+		{
+			name: "date 60 days ahead, then a reboot: no witness, the pact holds",
+			run: func(src *fakeSource, c *Clock) Ledger {
+				src.pass(time.Hour)
+				c.Now()
+				src.wall = src.wall.Add(60 * day)
+				c.Now() // the daemon saves at once when the wall clock jumps
+				src.reboot("b", 5*time.Minute)
+				src.boot = 30 * time.Second
+				return c.Ledger()
+			},
+			want: real(time.Hour + 30*time.Second), waiting: true, kind: JumpReboot,
+			witnesses: []Witness{fakeWitness{name: "x", err: errors.New("offline")}},
+			then:      real(time.Hour + 30*time.Second),
+		},
+		{
+			name: "an honest reboot: two witnesses agree, time catches up",
+			run: func(src *fakeSource, c *Clock) Ledger {
+				src.pass(time.Hour)
+				c.Now()
+				src.reboot("b", 8*time.Hour) // off for the night
+				src.boot = time.Minute
+				return c.Ledger()
+			},
+			want: real(time.Hour + time.Minute), waiting: true, kind: JumpReboot,
+			witnesses: []Witness{
+				fakeWitness{name: "a", t: real(9*time.Hour + time.Minute - time.Second)},
+				fakeWitness{name: "b", t: real(9*time.Hour + time.Minute)},
+				fakeWitness{name: "c", err: errors.New("timeout")},
+			},
+			then: real(9*time.Hour + time.Minute - time.Second),
+		},
+		{
+			name: "date ahead and a reboot: the witnesses say the real time, not the wall clock's",
+			run: func(src *fakeSource, c *Clock) Ledger {
+				src.pass(time.Hour)
+				c.Now()
+				src.reboot("b", 10*time.Minute)
+				src.wall = src.wall.Add(60 * day)
+				src.boot = time.Minute
+				return c.Ledger()
+			},
+			want: real(time.Hour + time.Minute), waiting: true, kind: JumpReboot,
+			witnesses: []Witness{
+				fakeWitness{name: "a", t: real(time.Hour + 11*time.Minute)},
+				fakeWitness{name: "b", t: real(time.Hour + 11*time.Minute + 2*time.Second)},
+			},
+			then: real(time.Hour + 11*time.Minute),
+		},
+		{
+			name: "witnesses that disagree: nothing is taken",
+			run: func(src *fakeSource, c *Clock) Ledger {
+				src.pass(time.Hour)
+				c.Now()
+				src.reboot("b", 60*day)
+				src.boot = time.Minute
+				return c.Ledger()
+			},
+			want: real(time.Hour + time.Minute), waiting: true, kind: JumpReboot,
+			witnesses: []Witness{
+				fakeWitness{name: "a", t: real(60 * day)},
+				fakeWitness{name: "b", t: real(30 * day)},
+				fakeWitness{name: "c", t: real(10 * day)},
+			},
+			then: real(time.Hour + time.Minute),
+		},
+		{
+			name: "the same boot with its boot clock back (a time namespace): no reboot",
+			run: func(src *fakeSource, c *Clock) Ledger {
+				src.pass(time.Hour)
+				c.Now()
+				saved := c.Ledger()
+				src.boot -= 15 * time.Minute
+				src.wall = src.wall.Add(60 * day)
+				return saved
+			},
+			want: real(time.Hour), waiting: false, kind: JumpBack,
+		},
+		{
+			name: "power cut within a minute of a clock change",
+			run: func(src *fakeSource, c *Clock) Ledger {
+				src.pass(time.Hour)
+				c.Now()
+				src.wall = src.wall.Add(60 * day) // set ahead...
+				src.pass(30 * time.Second)
+				saved := c.Ledger() // ...and the power cut before the next save
+				src.reboot("b", time.Minute)
+				src.boot = 20 * time.Second
+				return saved
+			},
+			want: real(time.Hour + 20*time.Second), waiting: true, kind: JumpReboot,
+		},
+		{
+			name: "the boot id changed but the boot clock did not start again (a registry edit)",
+			run: func(src *fakeSource, c *Clock) Ledger {
+				src.pass(time.Hour)
+				c.Now()
+				saved := c.Ledger()
+				src.bootID = "edited"
+				src.pass(10 * time.Minute)
+				src.wall = src.wall.Add(60 * day)
+				return saved
+			},
+			want: real(time.Hour + 10*time.Minute), waiting: false, kind: JumpBootID,
+		},
+		{
+			name: "a restart within the boot with the date moved: the boot clock saw it all",
+			run: func(src *fakeSource, c *Clock) Ledger {
+				src.pass(time.Hour)
+				c.Now()
+				saved := c.Ledger()
+				src.pass(20 * time.Minute)
+				src.wall = src.wall.Add(60 * day)
+				return saved
+			},
+			want: real(time.Hour + 20*time.Minute), waiting: false, kind: JumpGap,
+		},
+		{
+			name: "date set back, then a reboot: time goes on from the ledger",
+			run: func(src *fakeSource, c *Clock) Ledger {
+				src.pass(time.Hour)
+				c.Now()
+				src.reboot("b", time.Hour)
+				src.wall = src.wall.Add(-30 * day)
+				src.boot = time.Minute
+				return c.Ledger()
+			},
+			want: real(time.Hour + time.Minute), waiting: false, kind: JumpReboot,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			src := &fakeSource{bootID: "a", boot: time.Minute, wall: t0}
 			c := New(src, Ledger{})
-			c.Now()
-			tt.before(src)
-			c.Now()
-			// The daemon stops; the ledger is what it persisted.
-			saved := c.Ledger()
-			src.reboot("b", tt.off)
-			if tt.after != nil {
-				tt.after(src)
+			if got := c.Now(); !got.Equal(t0) {
+				t.Fatalf("first reading %v, want the wall clock %v", got, t0)
 			}
+			saved := tt.run(src, c)
 			c2 := New(src, saved)
-			if got, want := c2.Now(), t0.Add(tt.want); !got.Equal(want) {
-				t.Errorf("after the reboot: %v, want %v", got, want)
+			if got := c2.Now(); !got.Equal(tt.want) {
+				t.Errorf("after the restart: %v, want %v", got, tt.want)
 			}
-			// And it runs on with the new boot's clock.
+			if waiting, _ := c2.Waiting(); waiting != tt.waiting {
+				t.Errorf("waiting for witnesses: %v, want %v", waiting, tt.waiting)
+			}
+			if js := c2.Jumps(); len(js) != 1 || js[0].Kind != tt.kind {
+				t.Errorf("jumps %+v, want one %s", js, tt.kind)
+			}
+			if tt.witnesses == nil {
+				return
+			}
+			if w, err := Witnessed(context.Background(), tt.witnesses, 2); err == nil {
+				c2.Confirm(w)
+			}
+			if got := c2.Now(); !got.Equal(tt.then) {
+				t.Errorf("after the witnesses: %v, want %v", got, tt.then)
+			}
+			// It runs on with the boot clock, and never back.
 			src.pass(time.Minute)
-			if got, want := c2.Now(), t0.Add(tt.want+time.Minute); !got.Equal(want) {
-				t.Errorf("a minute later: %v, want %v", got, want)
+			if got := c2.Now(); !got.Equal(tt.then.Add(time.Minute)) {
+				t.Errorf("a minute later: %v, want %v", got, tt.then.Add(time.Minute))
 			}
 		})
-	}
-}
-
-func TestRestartWithinBoot(t *testing.T) {
-	src := &fakeSource{bootID: "a", boot: time.Minute, wall: t0}
-	c := New(src, Ledger{})
-	c.Now()
-	saved := c.Ledger()
-	src.pass(time.Hour)
-	src.wall = src.wall.AddDate(0, 1, 0) // forward a month while the daemon was stopped
-	if got, want := New(src, saved).Now(), t0.Add(time.Hour); !got.Equal(want) {
-		t.Errorf("after a restart in the same boot: %v, want %v", got, want)
 	}
 }
 
@@ -127,9 +261,12 @@ func TestNoBootClock(t *testing.T) {
 	c.Now()
 	src.pass(time.Hour)
 	src.err = errors.New("no clock")
-	src.wall = src.wall.AddDate(0, 0, -1)
+	src.wall = src.wall.AddDate(0, 0, 1)
 	if got, want := c.Now(), t0; !got.Equal(want) {
-		t.Errorf("without a boot clock and the wall clock set back: %v, want the last trusted time %v", got, want)
+		t.Errorf("without a boot clock and the wall clock a day ahead: %v, want the last trusted time %v", got, want)
+	}
+	if waiting, lead := c.Waiting(); !waiting || lead < 24*time.Hour {
+		t.Errorf("waiting %v for %v, want waiting for the wall clock's day", waiting, lead)
 	}
 	src.err = nil
 	src.boot += time.Minute
@@ -139,15 +276,52 @@ func TestNoBootClock(t *testing.T) {
 	}
 }
 
-func TestEmptyBootIDRebootSeenByClockGoingBack(t *testing.T) {
-	src := &fakeSource{boot: 5 * time.Hour, wall: t0}
+func TestStoppedMarksTheLedger(t *testing.T) {
+	src := &fakeSource{bootID: "a", boot: time.Minute, wall: t0}
 	c := New(src, Ledger{})
 	c.Now()
-	src.reboot("", time.Hour)
-	src.boot = time.Minute
-	if got, want := c.Now(), t0.Add(time.Hour); !got.Equal(want) {
-		t.Errorf("after a reboot seen by the boot clock going back: %v, want %v", got, want)
+	src.pass(10 * time.Second)
+	l := c.Stopped()
+	if !l.Stopped || !l.Trusted.Equal(t0.Add(10*time.Second)) {
+		t.Fatalf("Stopped = %+v", l)
 	}
+	src.pass(5 * time.Minute)
+	c2 := New(src, l)
+	c2.Now()
+	js := c2.Jumps()
+	if len(js) != 1 || js[0].Kind != JumpGap || !js[0].Stopped || js[0].Gap != 5*time.Minute || !js[0].From.Equal(l.Trusted) {
+		t.Errorf("jumps %+v, want a 5-minute gap after a clean stop", js)
+	}
+	if c2.Ledger().Stopped {
+		t.Error("the next entry is still marked stopped")
+	}
+	// A running clock reports no gap.
+	src.pass(time.Minute)
+	c2.Now()
+	if js := c2.Jumps(); len(js) != 0 {
+		t.Errorf("jumps %+v while running", js)
+	}
+}
+
+func TestTimeNamespaceReported(t *testing.T) {
+	src := &nsSource{fakeSource: fakeSource{bootID: "a", boot: time.Hour, wall: t0}, off: -15 * time.Minute}
+	c := New(src, Ledger{})
+	c.Now()
+	c.Now()
+	if js := c.Jumps(); len(js) != 1 || js[0].Kind != JumpNamespace || js[0].Offset != -15*time.Minute {
+		t.Errorf("jumps %+v, want the namespace once", js)
+	}
+}
+
+type nsSource struct {
+	fakeSource
+	off time.Duration
+}
+
+func (n *nsSource) Read() (Reading, error) {
+	r, err := n.fakeSource.Read()
+	r.NSOffset = n.off
+	return r, err
 }
 
 func TestSystem(t *testing.T) {

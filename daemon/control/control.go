@@ -44,6 +44,47 @@ type Status struct {
 	// Settings is the settings file the running filter reads, for the
 	// commands that change it (start, extend).
 	Settings string `json:"settings,omitempty"`
+	// Record is the record of attempts to go around the pact, since it
+	// began.
+	Record Record `json:"record"`
+	// Warnings say, in plain words, what of the settings the daemon does
+	// not follow (a mistake in the file, lines it ignores).
+	Warnings []string `json:"warnings"`
+	// Clock says whether nocontact's time waits for witnesses.
+	Clock Clock `json:"clock"`
+}
+
+// Clock is the state of nocontact's trusted time.
+type Clock struct {
+	// Waiting is set while the computer's clock claims time nocontact did
+	// not see pass (after a restart, or a gap), until two witnesses confirm
+	// the time; UnconfirmedSeconds is how much.
+	Waiting            bool  `json:"waiting"`
+	UnconfirmedSeconds int64 `json:"unconfirmed_seconds"`
+	// Witnesses are the sites asked; LastAnswer why they did not agree
+	// yet (empty before the first try or once they did).
+	Witnesses  []string `json:"witnesses"`
+	LastAnswer string   `json:"last_answer,omitempty"`
+}
+
+// Record is the record of attempts to go around the pact.
+type Record struct {
+	Since time.Time `json:"since"`
+	// Counts counts every event by kind (loosening_queued,
+	// loosening_cancelled, loosening_refused, state_restored, state_lost,
+	// settings_moved_memory, dns_rewritten, hosts_edited, and kinds later
+	// versions add).
+	Counts map[string]int `json:"counts"`
+	// Events are the latest events, oldest first.
+	Events []Event `json:"events"`
+}
+
+// Event is one entry of the record.
+type Event struct {
+	At   time.Time `json:"at"`
+	Kind string    `json:"kind"`
+	What string    `json:"what"`
+	ID   string    `json:"id,omitempty"`
 }
 
 // Uninstall says whether nocontact may be removed from the machine now.

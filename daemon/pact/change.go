@@ -28,6 +28,8 @@ const (
 	OpStrict         Op = "strict"          // Strict
 	OpAddQuiet       Op = "add-quiet"       // Window
 	OpRemoveQuiet    Op = "remove-quiet"    // Window
+	OpAddWitness     Op = "add-witness"     // Value: a site trusted to tell the time
+	OpRemoveWitness  Op = "remove-witness"  // Value
 	OpUnlock         Op = "unlock"          // end the pact now; not from the file
 	OpUninstall      Op = "uninstall"       // remove nocontact from the machine; not from the file
 	OpPlan           Op = "plan"            // a plan in phases changes (Plan)
@@ -180,6 +182,12 @@ func (e *Engine) diff(want, act Terms, t time.Time) []Change {
 	if want.Trial && !act.Trial {
 		add(Change{Key: "trial:true", Op: OpTrial, Loosening: true, What: "make your pact a trial, which holds you to nothing"})
 	}
+	for _, w := range minus(want.Witnesses, act.Witnesses) {
+		add(Change{Key: "witness+:" + w, Op: OpAddWitness, Value: w, Loosening: true, What: "trust " + w + " to tell the time"})
+	}
+	for _, w := range minus(act.Witnesses, want.Witnesses) {
+		add(Change{Key: "witness-:" + w, Op: OpRemoveWitness, Value: w, What: "stop trusting " + w + " to tell the time"})
+	}
 	wantQ, actQ := windowKeys(want.Quiet), windowKeys(act.Quiet)
 	for _, w := range want.Quiet {
 		if !actQ[w.Key()] {
@@ -285,6 +293,10 @@ func apply(st *State, c Change, at time.Time) {
 		a.Cooldown = c.Cooldown
 	case OpStrict:
 		a.Strict = c.Strict
+	case OpAddWitness:
+		a.Witnesses = set(append(a.Witnesses, c.Value))
+	case OpRemoveWitness:
+		a.Witnesses = slices.DeleteFunc(slices.Clone(a.Witnesses), func(s string) bool { return s == c.Value })
 	case OpAddQuiet:
 		a.Quiet = append(slices.Clone(a.Quiet), *c.Window)
 		sortWindows(a.Quiet)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nocontact/nocontact/config"
 	"github.com/nocontact/nocontact/daemon/clock"
 	"github.com/nocontact/nocontact/dnsfilter"
 )
@@ -189,6 +190,12 @@ func (e *Engine) takeRequest(req Request) Request {
 func (e *Engine) normalize() {
 	a := &e.st.Active
 	a.Platforms, a.Domains, a.Allow = set(a.Platforms), set(a.Domains), set(a.Allow)
+	if a.Witnesses == nil {
+		// A state from before the witnesses were part of the terms.
+		a.Witnesses = set(config.DefaultWitnesses)
+	} else {
+		a.Witnesses = set(a.Witnesses)
+	}
 	a.Quiet = e.inZone(a.Quiet)
 	for i := range a.Phases {
 		a.Phases[i].Quiet = e.inZone(a.Phases[i].Quiet)

@@ -71,6 +71,8 @@ func TestClassify(t *testing.T) {
 		{"cooldown longer", nil, func(r *Request) { r.Cooldown = 2 * day }, []string{"cooldown:48h0m0s"}, nil, nil},
 		{"cooldown shorter", nil, func(r *Request) { r.Cooldown = time.Hour }, nil, []string{"cooldown:1h0m0s"}, nil},
 		{"strict on", nil, func(r *Request) { r.Strict = true }, []string{"strict:true"}, nil, nil},
+		{"time witness added", nil, func(r *Request) { r.Witnesses = []string{"https://mine.example/"} }, nil, []string{"witness+:https://mine.example/"}, nil},
+		{"time witness removed", func(r *Request) { r.Witnesses = []string{"https://a.example/"} }, func(r *Request) { r.Witnesses = nil }, []string{"witness-:https://a.example/"}, nil, nil},
 		{"strict off (refused by strict)", func(r *Request) { r.Strict = true }, func(r *Request) { r.Strict = false }, nil, nil, []string{"strict:false"}},
 		{"quiet window added", nil, func(r *Request) { r.Quiet = []Window{lateNight} }, []string{"quiet+:" + lateNight.Key()}, nil, nil},
 		{"quiet window removed", func(r *Request) { r.Quiet = []Window{lateNight} }, func(r *Request) { r.Quiet = nil }, nil, []string{"quiet-:" + lateNight.Key()}, nil},

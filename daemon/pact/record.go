@@ -23,6 +23,11 @@ const (
 	EventMemoryMoved   EventKind = "settings_moved_memory" // the settings tried to put the memory or the control socket elsewhere
 	EventDNSRewritten  EventKind = "dns_rewritten"         // something else changed the system's DNS settings
 	EventHostsEdited   EventKind = "hosts_edited"          // someone edited nocontact's section of the hosts file
+	EventNotRunning    EventKind = "not_running"           // nocontact was not running for a while during the pact
+	EventClockSet      EventKind = "clock_set"             // the computer's date or time was changed
+	EventClockBack     EventKind = "clock_tampered"        // the boot clock went back, or the boot id changed, without a restart
+	EventTimeNamespace EventKind = "time_namespace"        // nocontact was started with its clocks moved (a time namespace)
+	EventWitnessed     EventKind = "time_confirmed"        // witnesses confirmed time nocontact had not seen pass
 )
 
 // maxEvents bounds Record.Events: the latest are kept, and Counts still

@@ -50,6 +50,11 @@ type Terms struct {
 	Cooldown  time.Duration `json:"cooldown"`
 	Strict    bool          `json:"strict"`
 	Quiet     []Window      `json:"quiet"` // sorted by Key; in force pact or not
+	// Witnesses are the sites trusted to tell the time after a gap (see
+	// daemon/clock). Trusting one more is a loosening: a site of one's
+	// own could say any time. Nil in a state from before they were part
+	// of the terms, and then the defaults.
+	Witnesses []string `json:"witnesses"`
 	// Confirm makes ending the pact early take effect only when confirmed
 	// again after the cooldown (see ConfirmWindow).
 	Confirm bool `json:"confirm,omitempty"`
@@ -199,6 +204,7 @@ func FromConfig(c *config.Config) Request {
 		Confirm:   c.Pact.ConfirmAfterCooldown,
 		Trial:     c.Pact.Trial,
 		Reason:    c.Pact.Reason,
+		Witnesses: set(c.Clock.Witnesses),
 	}
 	for _, ph := range c.Phases {
 		r.Phases = append(r.Phases, Phase{
@@ -253,7 +259,7 @@ func sortWindows(ws []Window) {
 // and End is the end of the last. Months count on loc's calendar.
 func resolve(r Request, activeStart, t time.Time, loc *time.Location) Terms {
 	out := r
-	out.Platforms, out.Domains, out.Allow, out.KeepOpen = set(r.Platforms), set(r.Domains), set(r.Allow), set(r.KeepOpen)
+	out.Platforms, out.Domains, out.Allow, out.KeepOpen, out.Witnesses = set(r.Platforms), set(r.Domains), set(r.Allow), set(r.KeepOpen), set(r.Witnesses)
 	out.Quiet = slices.Clone(r.Quiet)
 	if out.Quiet == nil {
 		out.Quiet = []Window{}

@@ -214,3 +214,23 @@ func (f File) Ensure(names []string) (changed bool, err error) {
 	}
 	return true, nil
 }
+
+// Present reports whether the file holds nocontact's section. A missing
+// file holds none.
+func (f File) Present() (bool, error) {
+	content, err := os.ReadFile(f.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading the hosts file: %w", err)
+	}
+	for len(content) > 0 {
+		var line []byte
+		line, content = cutLine(content)
+		if trimEOL(line) == Begin {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -14,8 +14,11 @@ func Default() Paths {
 		}
 		return fallback
 	}
+	data := filepath.Join(env("ProgramData", `C:\ProgramData`), "nocontact")
 	return Paths{
-		Executable: filepath.Join(env("ProgramFiles", `C:\Program Files`), "nocontact", "nocontact.exe"),
-		Config:     filepath.Join(env("ProgramData", `C:\ProgramData`), "nocontact", "nocontact.toml"),
+		Executable:    filepath.Join(env("ProgramFiles", `C:\Program Files`), "nocontact", "nocontact.exe"),
+		Config:        filepath.Join(data, "nocontact.toml"),
+		StateDir:      filepath.Join(data, "state"),
+		ControlSocket: `\\.\pipe\nocontact`,
 	}
 }

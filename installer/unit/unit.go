@@ -15,6 +15,7 @@ package unit
 import (
 	"encoding/xml"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/kardianos/service"
@@ -25,14 +26,27 @@ import (
 // service "nocontact".
 const Name = "nocontact"
 
-// Paths are where the installed binary and its settings live.
+// Paths are where the installed binary, its settings and its memory live.
+// The service's state folder and control socket are fixed here, by the
+// binary and the service definition, never by the settings file: a line
+// of the settings must not be able to point the service at a fresh,
+// empty memory. The second copy of the pact lives beside the settings
+// (in ConfigDir).
 type Paths struct {
 	Executable string // the installed binary
 	Config     string // the settings file it runs with
+	// StateDir is the service's state folder, and ControlSocket its
+	// control socket (a named pipe on Windows).
+	StateDir      string
+	ControlSocket string
 }
 
+// ConfigDir is the settings folder, where the second copy of the pact is
+// kept.
+func (p Paths) ConfigDir() string { return filepath.Dir(p.Config) }
+
 // Args returns the command line the service runs, without the binary.
-func (p Paths) Args() []string { return []string{"run", "--config", p.Config} }
+func (p Paths) Args() []string { return []string{"run", "--service", "--config", p.Config} }
 
 // Systemd returns the unit file.
 //

@@ -41,7 +41,7 @@ func TestSystemdGolden(t *testing.T) {
 	golden(t, "nocontact.service", u)
 	for _, line := range []string{
 		"Restart=always", "After=network-online.target", "Wants=network-online.target nss-lookup.target",
-		"Before=nss-lookup.target", "ExecStart=/usr/local/bin/nocontact run --config /etc/nocontact/nocontact.toml",
+		"Before=nss-lookup.target", "ExecStart=/usr/local/bin/nocontact run --service --config /etc/nocontact/nocontact.toml",
 	} {
 		if !strings.Contains(u, "\n"+line+"\n") {
 			t.Errorf("unit has no line %q", line)
@@ -73,7 +73,7 @@ func TestLaunchdGolden(t *testing.T) {
 		}
 	}
 	got := strings.Join(text, "|")
-	for _, want := range []string{"RunAtLoad|<true>", "KeepAlive|<true>", "/usr/local/bin/nocontact|run|--config|/Library/Application Support/nocontact/nocontact.toml"} {
+	for _, want := range []string{"RunAtLoad|<true>", "KeepAlive|<true>", "/usr/local/bin/nocontact|run|--service|--config|/Library/Application Support/nocontact/nocontact.toml"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("plist lacks %q: %s", want, got)
 		}
@@ -97,7 +97,7 @@ func TestConfigForKardianos(t *testing.T) {
 	if c.Option["OnFailure"] != "restart" || c.Option["OnFailureDelayDuration"] != "5s" || c.Option["KeepAlive"] != true || c.Option["RunAtLoad"] != true || c.Option["Restart"] != "always" {
 		t.Errorf("options = %v", c.Option)
 	}
-	if c.Name != "nocontact" || c.Executable != linux.Executable || strings.Join(c.Arguments, " ") != "run --config /etc/nocontact/nocontact.toml" {
+	if c.Name != "nocontact" || c.Executable != linux.Executable || strings.Join(c.Arguments, " ") != "run --service --config /etc/nocontact/nocontact.toml" {
 		t.Errorf("config = %+v", c)
 	}
 	if _, err := Config(Paths{Executable: "/x/{{Name}}", Config: "/c"}); err == nil {
