@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/BurntSushi/toml v1.6.0
 	github.com/Microsoft/go-winio v0.6.4
+	github.com/creack/pty v1.1.24
 	github.com/kardianos/service v1.3.0
 	github.com/miekg/dns v1.1.73
 	golang.org/x/sys v0.49.0

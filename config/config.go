@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 
@@ -41,10 +42,18 @@ type Config struct {
 	Pact       Pact         `toml:"pact"`
 	DNS        DNS          `toml:"dns"`
 	QuietHours []QuietHours `toml:"quiet_hours"`
-	HostsFile  HostsFile    `toml:"hosts_file"`
-	Clock      Clock        `toml:"clock"`
-	Firewall   Firewall     `toml:"firewall"`
-	Daemon     Daemon       `toml:"daemon"`
+	// Phases are the [[phase]] tables: the plan after the first phase
+	// (the [pact] table itself), each beginning when the one before it
+	// ends. Default none.
+	Phases    []Phase   `toml:"phase"`
+	HostsFile HostsFile `toml:"hosts_file"`
+	Clock     Clock     `toml:"clock"`
+	Firewall  Firewall  `toml:"firewall"`
+	Daemon    Daemon    `toml:"daemon"`
+
+	// Catalog is the catalog the lists were resolved with, so that what
+	// reads the config can name platforms for a person. Parse sets it.
+	Catalog *catalog.Catalog `toml:"-"`
 }
 
 // Firewall is the [firewall] table: the third layer of the installed
@@ -104,6 +113,11 @@ type Pact struct {
 	// missing; an explicit [] blocks nothing from the catalog (Domains may
 	// still block something).
 	Block []string `toml:"block"`
+	// KeepOpen names what stays open on purpose although Block covers it
+	// (the one channel left open): platforms, aliases or groups, expanded
+	// like Block, as in block = ["all"], keep_open = ["whatsapp"]. Each
+	// entry must name something Block covers. Default [].
+	KeepOpen []string `toml:"keep_open"`
 	// Domains are extra domains to block, each with all its subdomains.
 	// Stored trimmed, lower-case, without a trailing dot and without
 	// duplicates. Default [].
@@ -132,12 +146,36 @@ type Pact struct {
 	// Strict refuses every loosening until the pact ends; a strict pact
 	// must have an end (Length or Until). Default false.
 	Strict bool `toml:"strict"`
+	// ConfirmAfterCooldown makes ending the pact early (an unlock, or an
+	// earlier end in the file) take effect only when the person confirms
+	// it again once the cooldown has passed, within a day; unconfirmed,
+	// it lapses. Default true; turning it off is a loosening.
+	ConfirmAfterCooldown bool `toml:"confirm_after_cooldown"`
+	// Reason is why, in the person's own words; status and unlock show it
+	// at the hard moment. Default "". At most 1000 characters.
+	Reason string `toml:"reason"`
+	// Trial makes the pact a trial: it blocks what it says, but binds no
+	// one (every change applies at once, strict is ignored, it can be
+	// removed at any time). The example file is a trial; a file without
+	// it, as `nocontact start` writes, is a real pact. Turning a real pact
+	// into a trial is a loosening. Default false.
+	Trial bool `toml:"trial"`
 
-	// Platforms is Block resolved by the catalog: platform ids in catalog
-	// order, without duplicates. Never nil.
+	// Platforms is what the pact blocks: Block resolved by the catalog,
+	// without what KeepOpen names; platform ids in catalog order, without
+	// duplicates. Never nil.
 	Platforms []string `toml:"-"`
-	// LengthDur is Length parsed; zero when Length is "".
-	LengthDur time.Duration `toml:"-"`
+	// Covered is Block resolved, before KeepOpen is taken out: the
+	// default of quiet hours, which close the kept-open channel too.
+	// Never nil.
+	Covered []string `toml:"-"`
+	// KeptOpen is KeepOpen resolved: the ids of Covered left open, in
+	// catalog order. Never nil.
+	KeptOpen []string `toml:"-"`
+	// LengthDur and LengthMonths are Length parsed (see ParseSpan): its
+	// calendar months and the rest; both zero when Length is "".
+	LengthDur    time.Duration `toml:"-"`
+	LengthMonths int           `toml:"-"`
 	// CooldownDur is Cooldown parsed.
 	CooldownDur time.Duration `toml:"-"`
 }
@@ -249,7 +287,11 @@ func defaults() *Config {
 			Block:    []string{catalog.All},
 			Domains:  []string{},
 			Allow:    []string{},
+			KeepOpen: []string{},
 			Cooldown: "24h",
+			// Ending early is the loosening most regretted: by default it
+			// is asked twice.
+			ConfirmAfterCooldown: true,
 		},
 		DNS: DNS{
 			Listen:       []string{"127.0.0.1:53", "[::1]:53"},
@@ -262,6 +304,7 @@ func defaults() *Config {
 			MaxTTL:       "24h",
 		},
 		QuietHours: []QuietHours{},
+		Phases:     []Phase{},
 		HostsFile:  HostsFile{Enabled: true},
 		Clock:      Clock{Witnesses: slices.Clone(DefaultWitnesses)},
 		Firewall:   Firewall{Enabled: true},
@@ -347,6 +390,9 @@ func ParseEnv(r io.Reader, name string, cat *catalog.Catalog, env Env) (*Config,
 	if err := c.Pact.readTimes(raw, w, env.location()); err != nil {
 		return nil, err
 	}
+	if err := c.readPhaseTimes(raw, w, env.location()); err != nil {
+		return nil, err
+	}
 	if err := c.validate(cat, w); err != nil {
 		return nil, err
 	}
@@ -366,6 +412,10 @@ func (c *Config) validate(cat *catalog.Catalog, w where) error {
 	if err := c.validateQuietHours(cat, w); err != nil {
 		return err
 	}
+	if err := c.validatePhases(cat, w); err != nil {
+		return err
+	}
+	c.Catalog = cat
 	if err := c.Daemon.validate(w); err != nil {
 		return err
 	}
@@ -393,18 +443,17 @@ func (c *Clock) validate(w where) error {
 }
 
 func (p *Pact) validate(cat *catalog.Catalog, w where) error {
+	var err error
 	p.Block = nonNil(p.Block)
-	// Resolve each entry alone first, to point at the line of the bad one.
-	for i, n := range p.Block {
-		if _, err := cat.Expand(n); err != nil {
-			return w.entryErr("pact.block", i, err)
-		}
+	p.KeepOpen = nonNil(p.KeepOpen)
+	at := func(key string, i int, err error) error { return w.entryErr("pact."+key, i, err) }
+	if p.Platforms, p.Covered, p.KeptOpen, err = resolveBlock(cat, p.Block, p.KeepOpen, at); err != nil {
+		return err
 	}
-	ids, err := cat.Resolve(p.Block)
-	if err != nil {
-		return w.err("pact.block", err)
+	p.Reason = strings.TrimSpace(p.Reason)
+	if n := utf8.RuneCountInString(p.Reason); n > maxReason {
+		return w.errorf("pact.reason", "%d characters is more than the %d a reason may have: keep it to a sentence or two, the one you want to read at the hard moment", n, maxReason)
 	}
-	p.Platforms = nonNil(ids)
 
 	if p.Domains, err = cleanDomains(p.Domains, "pact.domains", w); err != nil {
 		return err

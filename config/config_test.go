@@ -102,9 +102,14 @@ func TestDefaults(t *testing.T) {
 			Block:       []string{"all"},
 			Domains:     []string{},
 			Allow:       []string{},
+			KeepOpen:    []string{},
 			Cooldown:    "24h",
 			Platforms:   []string{"instagram", "whatsapp", "tinder"},
+			Covered:     []string{"instagram", "whatsapp", "tinder"},
+			KeptOpen:    []string{},
 			CooldownDur: 24 * time.Hour,
+
+			ConfirmAfterCooldown: true,
 		},
 		DNS: DNS{
 			Listen:        []string{"127.0.0.1:53", "[::1]:53"},
@@ -123,10 +128,12 @@ func TestDefaults(t *testing.T) {
 			MaxTTLDuration: 24 * time.Hour,
 		},
 		QuietHours: []QuietHours{},
+		Phases:     []Phase{},
 		HostsFile:  HostsFile{Enabled: true},
 		Clock:      Clock{Witnesses: DefaultWitnesses},
 		Firewall:   Firewall{Enabled: true},
 		Daemon:     Daemon{StateDir: DefaultStateDir(), ControlSocket: controlSocketFor(runtime.GOOS, privileged(), os.Getenv, DefaultStateDir())},
+		Catalog:    cat,
 	}
 	if d := diff(want, Default(cat)); d != "" {
 		t.Errorf("Default:\n%s", d)
@@ -211,11 +218,17 @@ control_socket = "/srv/nocontact/control.sock"
 			Length:      "1w3d",
 			Cooldown:    "12h",
 			Strict:      true,
+			KeepOpen:    []string{},
 			Platforms:   []string{"instagram", "tinder"},
+			Covered:     []string{"instagram", "tinder"},
+			KeptOpen:    []string{},
 			LengthDur:   10 * 24 * time.Hour,
 			CooldownDur: 12 * time.Hour,
+
+			ConfirmAfterCooldown: true,
 		},
-		Clock: Clock{Witnesses: []string{"https://time.example/", "https://b.example"}},
+		Phases: []Phase{},
+		Clock:  Clock{Witnesses: []string{"https://time.example/", "https://b.example"}},
 		QuietHours: []QuietHours{
 			{Days: []string{"Fri", "saturday"}, From: "22:00", To: "07:30", Block: []string{"whatsapp"},
 				DayMask: 1<<time.Friday | 1<<time.Saturday, FromMinute: 22 * 60, ToMinute: 7*60 + 30,
@@ -267,6 +280,7 @@ control_socket = "/srv/nocontact/control.sock"
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
+	want.Catalog = got.Catalog
 	if d := diff(want, got); d != "" {
 		t.Errorf("Parse:\n%s", d)
 	}
@@ -375,13 +389,13 @@ func TestErrors(t *testing.T) {
 	}{
 		// Unknown keys and tables.
 		{"unknown key", "[pact]\nblock = [\"all\"]\n\n# typo below\n\n\nblok = [\"ig\"]\n",
-			`nocontact.toml:7: unknown key "pact.blok"`, []string{"the keys of [pact] are block, domains, allow"}},
+			`nocontact.toml:7: unknown key "pact.blok"`, []string{"did you mean block? the keys of [pact] are block, keep_open, domains, allow"}},
 		{"unknown dns key", "[dns]\nlisten = [\"127.0.0.1:0\"]\nport = 53\n",
 			`nocontact.toml:3: unknown key "dns.port"`, []string{"the keys of [dns] are listen, upstreams, lan_clients"}},
 		{"unknown table", "[pact]\n\n[dnss]\nlisten = []\n",
-			`nocontact.toml:3: unknown table [dnss]`, []string{"the tables are [pact], [dns], [[quiet_hours]], [hosts_file], [clock], [firewall] and [daemon]"}},
+			`nocontact.toml:3: unknown table [dnss]`, []string{"did you mean [dns]? the tables are [pact], [dns], [[quiet_hours]], [[phase]], [hosts_file], [clock], [firewall] and [daemon]"}},
 		{"unknown array table", "[[hours]]\nfrom = 1\n",
-			`nocontact.toml:1: unknown table [[hours]]`, []string{"[pact], [dns], [[quiet_hours]], [hosts_file], [clock], [firewall] and [daemon]"}},
+			`nocontact.toml:1: unknown table [[hours]]`, []string{"[pact], [dns], [[quiet_hours]], [[phase]], [hosts_file], [clock], [firewall] and [daemon]"}},
 		{"table in capitals", "[Pact]\nblock = []\n",
 			`nocontact.toml:1: unknown table [Pact]`, []string{"lower case, [pact]"}},
 		{"key in capitals", "[pact]\nBlock = []\n",
@@ -443,7 +457,21 @@ func TestErrors(t *testing.T) {
 
 		// [pact] values.
 		{"unknown platform", "[pact]\nblock = [\n  \"ig\",\n  \"instagarm\",\n]\n",
-			`nocontact.toml:4: pact.block: `, []string{`unknown platform "instagarm"`, "nocontact platforms", `"all"`}},
+			`nocontact.toml:4: pact.block: `, []string{`unknown platform "instagarm": did you mean "instagram"?`, "nocontact platforms"}},
+		{"unknown platform, nothing near", "[pact]\nblock = [\"myspace-2005\"]\n",
+			`nocontact.toml:2: pact.block: `, []string{`unknown platform "myspace-2005"`, "nocontact platforms", `"all"`}},
+		{"keep_open typo", "[pact]\nblock = [\"all\"]\nkeep_open = [\"whatsap\"]\n",
+			`nocontact.toml:3: pact.keep_open: `, []string{`unknown platform "whatsap": did you mean "whatsapp"?`}},
+		{"keep_open not blocked", "[pact]\nblock = [\"instagram\"]\nkeep_open = [\"whatsapp\"]\n",
+			`nocontact.toml:3: pact.keep_open: `, []string{`"whatsapp" is not in the block list, so it is open already: take it out of keep_open`}},
+		{"key typo in a phase", "[pact]\nlength = \"30d\"\n[[phase]]\nkeep_opne = []\n",
+			`nocontact.toml:4: unknown key "phase.keep_opne": `, []string{"did you mean keep_open?"}},
+		{"key typo in a phase's quiet hours", "[pact]\nlength = \"30d\"\n[[phase]]\n[[phase.quiet_hours]]\nform = \"22:00\"\n",
+			`nocontact.toml:5: unknown key "phase.quiet_hours.form": `, []string{"did you mean from?", "the keys of [[phase.quiet_hours]] are days, from, to, block"}},
+		{"strict = yes", "[pact]\nstrict = yes\n",
+			`nocontact.toml:2: not valid TOML: `, []string{"write true or false, like strict = true"}},
+		{"length 30d without quotes", "[pact]\nlength = 30d\n",
+			`nocontact.toml:2: not valid TOML: `, []string{`put text in double quotes, like length = "30d"`}},
 		{"unknown group", "[pact]\nblock = [\"all\", \"videos\"]\n",
 			`nocontact.toml:2: pact.block: `, []string{`unknown platform "videos"`, "nocontact platforms", `"video"`}},
 		{"empty platform name", "[pact]\nblock = [\"\"]\n",
@@ -515,7 +543,7 @@ func TestErrors(t *testing.T) {
 		{"min_ttl no unit", "[dns]\nmin_ttl = \"60\"\n",
 			`nocontact.toml:2: dns.min_ttl: `, []string{`add a unit, like "60s"`}},
 		{"min_ttl a number", "[dns]\nmin_ttl = 60\n",
-			`nocontact.toml:2: dns.min_ttl: `, []string{`write min_ttl = "60"`}},
+			`nocontact.toml:2: dns.min_ttl: `, []string{`write min_ttl = "60s"`}},
 		{"max_ttl nonsense", "[dns]\nmax_ttl = \"a day\"\n",
 			`nocontact.toml:2: dns.max_ttl: `, []string{`want a number and a unit, like "30s"`}},
 		{"max_ttl zero", "[dns]\nmax_ttl = \"0s\"\n",
@@ -658,8 +686,8 @@ func TestExampleFileCommentedValues(t *testing.T) {
 			table = line
 		}
 		code, ok := strings.CutPrefix(line, "#   ")
-		if !ok || !strings.Contains(code, " = ") {
-			continue
+		if !ok || !strings.Contains(code, " = ") || strings.HasPrefix(code, " ") {
+			continue // not a key, or a key of a commented table below
 		}
 		if strings.HasPrefix(code, "block = ") {
 			// Named platforms depend on the catalog being filled in;
@@ -670,6 +698,27 @@ func TestExampleFileCommentedValues(t *testing.T) {
 		if _, err := Parse(strings.NewReader(text), fmt.Sprintf("example line %d", i+1), cat); err != nil {
 			t.Errorf("commented example %q: %v", line, err)
 		}
+	}
+	// The commented tables ([[quiet_hours]], [[phase]]): each block, its
+	// '#  ' taken out, added to the file as it is.
+	lines := strings.Split(string(data), "\n")
+	blocks := 0
+	for i := 0; i < len(lines); i++ {
+		if !strings.HasPrefix(lines[i], "#  [[") || (i > 0 && strings.HasPrefix(lines[i-1], "#  ")) {
+			continue
+		}
+		var block []string
+		for j := i; j < len(lines) && strings.HasPrefix(lines[j], "#  "); j++ {
+			block = append(block, strings.TrimPrefix(lines[j], "#  "))
+		}
+		blocks++
+		text := string(data) + "\n" + strings.Join(block, "\n") + "\n"
+		if _, err := Parse(strings.NewReader(text), fmt.Sprintf("example with the table at line %d", i+1), cat); err != nil {
+			t.Errorf("commented table at line %d: %v\n%s", i+1, err, strings.Join(block, "\n"))
+		}
+	}
+	if blocks < 2 {
+		t.Errorf("found %d commented tables in the example, want the quiet hours and the phases", blocks)
 	}
 }
 
@@ -828,8 +877,13 @@ func checkConfig(t *testing.T, c *Config, cat *catalog.Catalog) {
 	if len(c.DNS.ListenAddrs) == 0 || len(c.DNS.UpstreamAddrs) == 0 {
 		t.Errorf("want at least one listen address and one upstream, got %v and %v", c.DNS.ListenAddrs, c.DNS.UpstreamAddrs)
 	}
-	if want, err := cat.Resolve(c.Pact.Block); err != nil || !slices.Equal(nonNil(want), c.Pact.Platforms) {
-		t.Errorf("Platforms %q, but the catalog resolves %q to %q (%v)", c.Pact.Platforms, c.Pact.Block, want, err)
+	if want, err := cat.Resolve(c.Pact.Block); err != nil || !slices.Equal(nonNil(want), c.Pact.Covered) {
+		t.Errorf("Covered %q, but the catalog resolves %q to %q (%v)", c.Pact.Covered, c.Pact.Block, want, err)
+	}
+	for _, id := range c.Pact.Covered {
+		if slices.Contains(c.Pact.Platforms, id) == slices.Contains(c.Pact.KeptOpen, id) {
+			t.Errorf("%s is covered by the block list, and must be either blocked or kept open: Platforms %q, KeptOpen %q", id, c.Pact.Platforms, c.Pact.KeptOpen)
+		}
 	}
 	for _, list := range [][]string{c.Pact.Domains, c.Pact.Allow} {
 		for i, d := range list {

@@ -78,6 +78,26 @@ type keyScanner struct {
 	pos      int
 	newlines []int // offsets of '\n', to turn an offset into a line
 	lines    keyLines
+	headers  []tableHeader
+}
+
+// tableHeader is a [table] or [[table]] line of a document.
+type tableHeader struct {
+	line int    // 1-based
+	name string // "pact", "phase.quiet_hours"
+}
+
+// scanHeaders returns the table header lines of src, in order.
+func scanHeaders(src string) []tableHeader {
+	s := &keyScanner{src: src, lines: keyLines{}}
+	for i := 0; i < len(src); i++ {
+		if src[i] == '\n' {
+			s.newlines = append(s.newlines, i)
+		}
+	}
+	s.pos = bomLen(src)
+	s.document()
+	return s.headers
 }
 
 func (s *keyScanner) eof() bool { return s.pos >= len(s.src) }
@@ -126,6 +146,7 @@ func (s *keyScanner) document() {
 			table = s.key()
 			if len(table) > 0 {
 				s.define(table, start)
+				s.headers = append(s.headers, tableHeader{line: s.lineAt(start), name: toml.Key(table).String()})
 			}
 			s.skipLine()
 		} else {

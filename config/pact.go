@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -99,61 +98,6 @@ const maxCooldown = 30 * 24 * time.Hour
 // overflow.
 const maxDuration = 100 * 365 * 24 * time.Hour
 
-// durationHelp is the rule for durations, said in every error about one.
-const durationHelp = `want a number and a unit among s, m, h, d and w (seconds, minutes, hours, days, weeks), which may be combined, like "48h", "2w", "1w3d" or "90d"`
-
-// ParseDuration reads a duration as the file writes it: a whole number and
-// a unit among s, m, h, d (24 hours) and w (7 days), and more such pairs
-// after it ("48h", "2w", "1w3d", "90d"). Spaces around it are ignored.
-// Durations longer than 100 years are refused.
-func ParseDuration(s string) (time.Duration, error) {
-	t := strings.TrimSpace(s)
-	if t == "" {
-		return 0, fmt.Errorf("%q is empty: %s", s, durationHelp)
-	}
-	var total time.Duration
-	for t != "" {
-		i := 0
-		for i < len(t) && t[i] >= '0' && t[i] <= '9' {
-			i++
-		}
-		if i == 0 {
-			return 0, fmt.Errorf("%q: %s", s, durationHelp)
-		}
-		if i == len(t) {
-			return 0, fmt.Errorf("%q: the number %s has no unit: %s", s, t[:i], durationHelp)
-		}
-		var unit time.Duration
-		switch t[i] {
-		case 's':
-			unit = time.Second
-		case 'm':
-			unit = time.Minute
-		case 'h':
-			unit = time.Hour
-		case 'd':
-			unit = 24 * time.Hour
-		case 'w':
-			unit = 7 * 24 * time.Hour
-		default:
-			return 0, fmt.Errorf("%q: %s", s, durationHelp)
-		}
-		var n int64
-		for _, c := range t[:i] {
-			n = n*10 + int64(c-'0')
-			if n > math.MaxInt64/int64(time.Second) {
-				return 0, fmt.Errorf("%q is longer than 100 years: %s", s, durationHelp)
-			}
-		}
-		total += time.Duration(n) * unit
-		if total > maxDuration || total < 0 {
-			return 0, fmt.Errorf("%q is longer than 100 years: %s", s, durationHelp)
-		}
-		t = t[i+1:]
-	}
-	return total, nil
-}
-
 // readTimes takes start and until from the file as decoded into maps,
 // where a date without an offset can still be told from one with an
 // offset, and reads the former in loc.
@@ -184,16 +128,16 @@ func (p *Pact) validatePeriod(w where) error {
 	if p.Length != "" && !p.Until.IsZero() {
 		return w.errorf("pact.until", "write either length or until, not both: length counts from the start, until is the end itself")
 	}
-	p.LengthDur = 0
+	p.LengthDur, p.LengthMonths = 0, 0
 	if p.Length != "" {
-		d, err := ParseDuration(p.Length)
+		sp, err := ParseSpan(p.Length)
 		if err != nil {
 			return w.err("pact.length", err)
 		}
-		if d <= 0 {
+		if sp.IsZero() {
 			return w.errorf("pact.length", "%q is no time at all: write how long the pact lasts, like length = \"30d\"", p.Length)
 		}
-		p.LengthDur = d
+		p.LengthDur, p.LengthMonths = sp.Dur, sp.Months
 	}
 	if !p.Until.IsZero() && !p.Start.IsZero() && !p.Until.After(p.Start) {
 		return w.errorf("pact.until", "the end %s is not after the start %s", p.Until.Format(time.RFC3339), p.Start.Format(time.RFC3339))
@@ -203,12 +147,9 @@ func (p *Pact) validatePeriod(w where) error {
 		return w.err("pact.cooldown", err)
 	}
 	if d > maxCooldown {
-		return w.errorf("pact.cooldown", "%q is longer than 30 days, and a longer cooldown applies at once: write at most \"30d\" (was \"24h\" meant?)", p.Cooldown)
+		return w.errorf("pact.cooldown", "%q is longer than 30 days, and a longer cooldown applies at once: write at most \"30d\" (did you mean \"24h\"?)", p.Cooldown)
 	}
 	p.CooldownDur = d
-	if p.Strict && p.Length == "" && p.Until.IsZero() {
-		return w.errorf("pact.strict", `a strict pact cannot be loosened before it ends, so it must have an end: add length = "30d" or until = %s, or write strict = false`, example("pact.until"))
-	}
 	return nil
 }
 
@@ -225,10 +166,17 @@ const AllDays uint8 = 1<<7 - 1
 
 func (c *Config) validateQuietHours(cat *catalog.Catalog, w where) error {
 	c.QuietHours = nonNil(c.QuietHours)
-	for n := range c.QuietHours {
-		q := &c.QuietHours[n]
+	return validateWindows(c.QuietHours, "quiet_hours", 0, cat, w, c.Pact.Covered, c.Pact.Domains)
+}
+
+// validateWindows checks the windows of list, tables named table in the
+// file, the first of them the table's first-th; a window without block
+// blocks defPlatforms and defDomains.
+func validateWindows(list []QuietHours, table string, first int, cat *catalog.Catalog, w where, defPlatforms, defDomains []string) error {
+	for n := range list {
+		q := &list[n]
 		at := func(key string, entry int, format string, args ...any) error {
-			return &fileError{file: w.file, line: w.tableLine("quiet_hours", n, key, entry), key: "quiet_hours." + key, err: fmt.Errorf(format, args...)}
+			return &fileError{file: w.file, line: w.tableLine(table, first+n, key, entry), key: table + "." + key, err: fmt.Errorf(format, args...)}
 		}
 		if q.Days == nil {
 			q.DayMask = AllDays
@@ -263,8 +211,8 @@ func (c *Config) validateQuietHours(cat *catalog.Catalog, w where) error {
 		}
 		q.Domains = []string{}
 		if q.Block == nil {
-			q.Platforms = append([]string{}, c.Pact.Platforms...)
-			q.Domains = append(q.Domains, c.Pact.Domains...)
+			q.Platforms = append([]string{}, defPlatforms...)
+			q.Domains = append(q.Domains, defDomains...)
 			continue
 		}
 		if len(q.Block) == 0 {
@@ -272,7 +220,7 @@ func (c *Config) validateQuietHours(cat *catalog.Catalog, w where) error {
 		}
 		for i, b := range q.Block {
 			if _, err := cat.Expand(b); err != nil {
-				return &fileError{file: w.file, line: w.tableLine("quiet_hours", n, "block", i), key: "quiet_hours.block", err: err}
+				return &fileError{file: w.file, line: w.tableLine(table, first+n, "block", i), key: table + ".block", err: err}
 			}
 		}
 		ids, err := cat.Resolve(q.Block)

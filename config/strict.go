@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/nocontact/nocontact/dnsfilter/catalog"
 )
 
 // fileError is a problem at a place in the file: "nocontact.toml:7:
@@ -71,7 +73,42 @@ func syntaxError(file, text string, err error) error {
 	if !errors.As(err, &pe) {
 		return fmt.Errorf("%s: %w", file, err)
 	}
-	return &fileError{file: file, line: syntaxLine(text, pe.Position), err: &tomlError{pe: pe}}
+	line := syntaxLine(text, pe.Position)
+	if key := keyOnLine(text, line); key != "" {
+		// The decoder names the key it last finished, which is the one
+		// before when the mistake follows a value (length = 30d).
+		pe.LastKey = key
+	}
+	return &fileError{file: file, line: line, err: &tomlError{pe: pe}}
+}
+
+// keyOnLine returns the key defined on line n of text, with its table
+// ("pact.length"), or "" when the line defines none that can be told.
+func keyOnLine(text string, n int) string {
+	lines := strings.Split(text[bomLen(text):], "\n")
+	if n < 1 || n > len(lines) {
+		return ""
+	}
+	k, _, ok := strings.Cut(lines[n-1], "=")
+	k = strings.TrimSpace(k)
+	if !ok || k == "" || strings.ContainsAny(k, "[]\"'# ") {
+		return ""
+	}
+	table := ""
+	for i := n - 2; i >= 0; i-- {
+		l := strings.TrimSpace(lines[i])
+		if strings.HasPrefix(l, "[") {
+			table = strings.Trim(l, "[] ")
+			if j := strings.IndexByte(table, '#'); j >= 0 {
+				table = strings.Trim(table[:j], "[] ")
+			}
+			break
+		}
+	}
+	if table == "" || strings.Contains(k, ".") {
+		return k
+	}
+	return table + "." + k
 }
 
 // syntaxLine finds the line of a syntax error from its byte offset. The
@@ -109,9 +146,16 @@ func (e *tomlError) Error() string {
 func syntaxHint(pe toml.ParseError) string {
 	has := func(s string) bool { return strings.Contains(pe.Message, s) }
 	like := `, like "instagram"`
-	if ex := example(pe.LastKey); ex != "" {
-		_, name, _ := strings.Cut(pe.LastKey, ".")
+	ex := example(pe.LastKey)
+	name := pe.LastKey
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		name = name[i+1:]
+	}
+	if ex != "" {
 		like = ", like " + name + " = " + ex
+	}
+	if (ex == "true" || ex == "false") && has("expected value but found") {
+		return "write true or false, like " + name + " = true, without quotes"
 	}
 	switch {
 	case has("has already been defined"):
@@ -222,12 +266,22 @@ func checkKeys(md toml.MetaData, raw map[string]any, w where, t reflect.Type) er
 			return unknownTopLevel(md, k, secs, w)
 		}
 		if len(k) > 1 {
-			if _, ok := s.keyType(k[1]); !ok {
+			kt, ok := s.keyType(k[1])
+			if !ok {
 				return unknownKey(k, s, secs, w)
+			}
+			// A table inside a table, like [[phase.quiet_hours]]: its
+			// keys are checked against its own struct.
+			if inner, ok := nestedSection(s.name+"."+k[1], kt); ok && len(k) > 2 {
+				if _, ok := inner.keyType(k[2]); !ok {
+					return &fileError{file: w.file, line: w.lines.line(k.String()), err: fmt.Errorf("unknown key %q: %sthe keys of %s are %s",
+						k.String(), didYouMean(k[2], inner.keys), inner.header(), strings.Join(inner.keys, ", "))}
+				}
 			}
 		}
 	}
 	// Then the types, section by section.
+	seen := map[string]int{}
 	for _, s := range secs {
 		v, ok := raw[s.name]
 		if !ok {
@@ -245,6 +299,12 @@ func checkKeys(md toml.MetaData, raw map[string]any, w where, t reflect.Type) er
 					continue
 				}
 				key := s.name + "." + k
+				if inner, ok := nestedSection(key, s.types[j]); ok {
+					if err := checkNested(inner, v, w, seen); err != nil {
+						return err
+					}
+					continue
+				}
 				if msg, entry := typeProblem(s.types[j], k, v, example(key)); msg != "" {
 					line := w.lines.entryLine(key, i, entry)
 					if s.list {
@@ -253,6 +313,51 @@ func checkKeys(md toml.MetaData, raw map[string]any, w where, t reflect.Type) er
 					}
 					return &fileError{file: w.file, line: line, key: key, err: errors.New(msg)}
 				}
+			}
+		}
+	}
+	return nil
+}
+
+// nestedSection describes the key name of Go type t as a section of its
+// own when it holds tables ([[phase.quiet_hours]]), or reports false.
+func nestedSection(name string, t reflect.Type) (section, bool) {
+	s := section{name: name}
+	if t.Kind() == reflect.Slice {
+		s.list, t = true, t.Elem()
+	}
+	if t.Kind() != reflect.Struct || t == timeType {
+		return section{}, false
+	}
+	for kf := range t.Fields() {
+		if k := tagName(kf); k != "" {
+			s.keys = append(s.keys, k)
+			s.types = append(s.types, kf.Type)
+		}
+	}
+	return s, true
+}
+
+// checkNested checks the types of the keys of a nested section's tables,
+// v as decoded into any. seen counts the tables of each nested section
+// checked so far, so that a problem is placed in its own table: the n-th
+// [[phase.quiet_hours]] of the file, across phases.
+func checkNested(s section, v any, w where, seen map[string]int) error {
+	tables, ok := sectionTables(v, s.list)
+	if !ok {
+		return w.errorf(s.name, "want a table: write %s on a line of its own, with its keys below it", s.header())
+	}
+	for _, tbl := range tables {
+		n := seen[s.name]
+		seen[s.name] = n + 1
+		for j, k := range s.keys {
+			v, ok := tbl[k]
+			if !ok {
+				continue
+			}
+			key := s.name + "." + k
+			if msg, entry := typeProblem(s.types[j], k, v, example(key)); msg != "" {
+				return &fileError{file: w.file, line: w.tableLine(s.name, n, k, entry), key: key, err: errors.New(msg)}
 			}
 		}
 	}
@@ -298,7 +403,19 @@ func unknownTopLevel(md toml.MetaData, k toml.Key, secs []section, w where) erro
 				return &fileError{file: w.file, line: line, err: fmt.Errorf("unknown table %s: write it in lower case, %s", fmtTable(top, typ), s.header())}
 			}
 		}
-		return &fileError{file: w.file, line: line, err: fmt.Errorf("unknown table %s: the tables are %s", fmtTable(top, typ), tables)}
+		var names []string
+		for _, s := range secs {
+			names = append(names, s.name)
+		}
+		hint := ""
+		if n := catalog.Nearest(k[0], names); n != "" {
+			for _, s := range secs {
+				if s.name == n {
+					hint = "did you mean " + s.header() + "? "
+				}
+			}
+		}
+		return &fileError{file: w.file, line: line, err: fmt.Errorf("unknown table %s: %sthe tables are %s", fmtTable(top, typ), hint, tables)}
 	}
 	for _, s := range secs {
 		if _, ok := s.keyType(k[0]); ok {
@@ -328,7 +445,16 @@ func unknownKey(k toml.Key, s *section, secs []section, w where) error {
 			return &fileError{file: w.file, line: line, err: fmt.Errorf("unknown key %q: %s belongs in %s", name, k[1], other.header())}
 		}
 	}
-	return &fileError{file: w.file, line: line, err: fmt.Errorf("unknown key %q: the keys of %s are %s", name, s.header(), strings.Join(s.keys, ", "))}
+	return &fileError{file: w.file, line: line, err: fmt.Errorf("unknown key %q: %sthe keys of %s are %s", name, didYouMean(k[1], s.keys), s.header(), strings.Join(s.keys, ", "))}
+}
+
+// didYouMean is "did you mean block? " when one of names is near word,
+// else "".
+func didYouMean(word string, names []string) string {
+	if n := catalog.Nearest(word, names); n != "" {
+		return "did you mean " + n + "? "
+	}
+	return ""
 }
 
 // example is a value for each key, shown when the file gives one of the
@@ -383,6 +509,30 @@ func example(key string) string {
 		return "true"
 	case "firewall.enabled":
 		return "true"
+	case "pact.keep_open", "phase.keep_open":
+		return `["whatsapp"]`
+	case "pact.reason":
+		return `"I deserve peace"`
+	case "pact.trial", "pact.confirm_after_cooldown":
+		return "true"
+	case "phase.length":
+		return `"60d"`
+	case "phase.until":
+		return "2027-02-20T21:00:00"
+	case "phase.block":
+		return `["all"]`
+	case "phase.domains":
+		return `["example.com"]`
+	case "phase.quiet_hours":
+		return "a [[phase.quiet_hours]] table"
+	case "phase.quiet_hours.days":
+		return example("quiet_hours.days")
+	case "phase.quiet_hours.from":
+		return example("quiet_hours.from")
+	case "phase.quiet_hours.to":
+		return example("quiet_hours.to")
+	case "phase.quiet_hours.block":
+		return example("quiet_hours.block")
 	case "clock.witnesses":
 		return `["https://www.google.com/", "https://www.wikipedia.org/"]`
 	}
@@ -410,6 +560,12 @@ func typeProblem(t reflect.Type, k string, v any, example string) (string, int) 
 	case reflect.PointerTo(t).Implements(textUnmarshaler) || t.Kind() == reflect.String:
 		if _, ok := v.(string); ok {
 			return "", -1
+		}
+		if n, ok := v.(int64); ok && (k == "length" || k == "cooldown") {
+			return fmt.Sprintf("want a length in quotes, with its unit: write %s = \"%dd\" for %d days, or \"%dh\" for %d hours", k, n, n, n, n), -1
+		}
+		if n, ok := v.(int64); ok && strings.HasSuffix(k, "_ttl") {
+			return fmt.Sprintf("want a length in quotes, with its unit: write %s = \"%ds\" for %d seconds", k, n, n), -1
 		}
 		if isScalar(v) {
 			return fmt.Sprintf("want text in quotes: write %s = %q", k, fmt.Sprint(v)), -1

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nocontact/nocontact/daemon/control"
@@ -19,51 +20,9 @@ type backend struct{ d *Daemon }
 func (b backend) Status(ctx context.Context) (control.Status, error) {
 	d := b.d
 	st := d.Status()
-	out := control.Status{
-		Now:      st.At,
-		Blocking: st.Blocking,
-		Pact: control.Pact{
-			Active:          st.PactOn,
-			Start:           st.Active.Start,
-			Cooldown:        pact.Words(st.Active.Cooldown),
-			CooldownSeconds: int64(st.Active.Cooldown / time.Second),
-			Strict:          st.Active.Strict,
-			Completed:       !st.Completed.IsZero(),
-		},
-		Blocked:  nonNil(st.Blocked),
-		Domains:  nonNil(st.Domains),
-		Allow:    nonNil(st.Allow),
-		Pending:  []control.Pending{},
-		Refused:  []control.Refused{},
-		Attempts: d.attempts.Summary(),
-	}
-	if !st.Active.End.IsZero() {
-		end := st.Active.End
-		if !st.Completed.IsZero() && st.Completed.Before(end) {
-			end = st.Completed // ended early by an unlock
-		}
-		out.Pact.End = &end
-	}
-	for _, c := range st.Pending {
-		out.Pending = append(out.Pending, control.Pending{ID: c.ID, Change: c.What, Effective: c.Effective})
-	}
-	for _, r := range st.Refused {
-		out.Refused = append(out.Refused, control.Refused{Change: r.Change.What, Until: st.Active.End})
-	}
-	quietNow := map[string]bool{}
-	for _, w := range st.QuietNow {
-		quietNow[w.Key()] = true
-	}
-	out.QuietHours = []control.QuietWindow{}
-	for _, w := range st.Active.Quiet {
-		out.QuietHours = append(out.QuietHours, control.QuietWindow{
-			Days:   dayList(w.Days),
-			From:   hhmm(w.From),
-			To:     hhmm(w.To),
-			Block:  append(append([]string{}, w.Platforms...), w.Domains...),
-			Active: quietNow[w.Key()],
-		})
-	}
+	out := PactStatus(st)
+	out.Settings = d.opts.ConfigPath
+	out.Attempts = d.attempts.Summary()
 	for _, a := range d.srv.Addrs() {
 		out.Health.Listening = append(out.Health.Listening, a.String())
 	}
@@ -84,7 +43,6 @@ func (b backend) Status(ctx context.Context) (control.Status, error) {
 			out.Health.Strangers = append(out.Health.Strangers, control.Stranger{Proto: st.Proto, Addr: st.Addr.String(), PID: p.PID, Command: p.Command})
 		}
 	}
-	out.Uninstall = uninstallStatus(st)
 	out.Record = d.record()
 	out.Warnings = nonNil(d.Warnings())
 	waiting, lead := d.clk.Waiting()
@@ -112,11 +70,73 @@ func (d *Daemon) record() control.Record {
 	return out
 }
 
+// PactStatus describes the pact of st for the control socket: all of
+// control.Status but the filter's health, the attempt counts, the record,
+// the warnings, the clock and the settings file, which the daemon adds.
+// It is pure, so that the words `nocontact status` prints can be tested
+// from a pact engine's status.
+func PactStatus(st pact.Status) control.Status {
+	out := control.Status{
+		Now:      st.At,
+		Blocking: st.Blocking,
+		Pact: control.Pact{
+			Active:          st.PactOn,
+			Start:           st.Active.Start,
+			Cooldown:        pact.Words(st.Active.Cooldown),
+			CooldownSeconds: int64(st.Active.Cooldown / time.Second),
+			Strict:          st.Active.Strict,
+			Completed:       !st.Completed.IsZero(),
+			EndedEarly:      st.Unlocked,
+			Reason:          st.Reason,
+			Trial:           st.Trial,
+			KeepOpen:        nonNil(st.KeepOpen),
+
+			ConfirmAfterCooldown: st.Confirm,
+			Phase:                phaseStatus(st),
+		},
+		Blocked: nonNil(st.Blocked),
+		Domains: nonNil(st.Domains),
+		Allow:   nonNil(st.Allow),
+		Pending: []control.Pending{},
+		Refused: []control.Refused{},
+	}
+	if !st.Active.End.IsZero() {
+		end := st.Active.End
+		if !st.Completed.IsZero() && st.Completed.Before(end) {
+			end = st.Completed // ended early by an unlock
+		}
+		out.Pact.End = &end
+	}
+	for _, c := range st.Pending {
+		out.Pending = append(out.Pending, pendingOf(c))
+	}
+	for _, r := range st.Refused {
+		out.Refused = append(out.Refused, control.Refused{Change: r.Change.What, Until: st.Active.End})
+	}
+	quietNow := map[string]bool{}
+	for _, w := range st.QuietNow {
+		quietNow[w.Key()] = true
+	}
+	out.QuietHours = quietWindows(st.Active.Quiet, quietNow)
+	if st.Phase > 0 {
+		// The quiet hours of the phase in force are shown beside the
+		// others.
+		_, _, _, q := phaseQuiet(st)
+		out.QuietHours = append(out.QuietHours, quietWindows(q, quietNow)...)
+	}
+	out.Uninstall = uninstallStatus(st)
+	return out
+}
+
 func (b backend) Check(ctx context.Context, names []string) ([]control.CheckResult, error) {
 	p := b.d.srv.Policy()
+	kept := b.d.Status().KeepOpen
 	out := make([]control.CheckResult, len(names))
 	for i, n := range names {
 		blocked, why := p.Explain(n)
+		if r, ok := p.Match(n); ok && !blocked && slices.Contains(kept, r.Platform) {
+			why = "kept open on purpose: " + b.d.opts.Catalog.DisplayName(r.Platform)
+		}
 		out[i] = control.CheckResult{Name: n, Blocked: blocked, Why: why}
 	}
 	return out, nil
@@ -124,6 +144,7 @@ func (b backend) Check(ctx context.Context, names []string) ([]control.CheckResu
 
 func (b backend) Unlock(ctx context.Context) (control.UnlockResult, error) {
 	d := b.d
+	before := d.Status().Pending
 	c, err := d.Unlock()
 	switch {
 	case errors.Is(err, pact.ErrStrict):
@@ -138,7 +159,17 @@ func (b backend) Unlock(ctx context.Context) (control.UnlockResult, error) {
 	case err != nil:
 		return control.UnlockResult{}, err
 	}
-	return control.UnlockResult{Pending: &control.Pending{ID: c.ID, Change: c.What, Effective: c.Effective}}, nil
+	after := d.Status()
+	p := pendingOf(c)
+	res := control.UnlockResult{Pending: &p, Ended: !after.PactOn}
+	still := slices.ContainsFunc(after.Pending, func(x pact.Change) bool { return x.ID == c.ID })
+	switch {
+	case c.Confirm && !still:
+		res.Confirmed = true
+	case still && slices.ContainsFunc(before, func(x pact.Change) bool { return x.ID == c.ID }):
+		res.Again = true
+	}
+	return res, nil
 }
 
 func (b backend) Uninstall(ctx context.Context) (control.UninstallResult, error) {
@@ -173,7 +204,7 @@ func (b backend) Cancel(ctx context.Context, id string) (control.CancelResult, e
 	}
 	out := control.CancelResult{Cancelled: []control.Pending{}}
 	for _, c := range cs {
-		out.Cancelled = append(out.Cancelled, control.Pending{ID: c.ID, Change: c.What, Effective: c.Effective})
+		out.Cancelled = append(out.Cancelled, pendingOf(c))
 	}
 	return out, nil
 }
@@ -184,7 +215,7 @@ func (b backend) Reload(ctx context.Context) (control.ReloadResult, error) {
 	}
 	out := control.ReloadResult{Pending: []control.Pending{}}
 	for _, c := range b.d.Status().Pending {
-		out.Pending = append(out.Pending, control.Pending{ID: c.ID, Change: c.What, Effective: c.Effective})
+		out.Pending = append(out.Pending, pendingOf(c))
 	}
 	return out, nil
 }
@@ -228,4 +259,61 @@ func dayList(mask uint8) []string {
 		}
 	}
 	return out
+}
+
+// pendingOf describes a waiting change for the control socket.
+func pendingOf(c pact.Change) control.Pending {
+	p := control.Pending{ID: c.ID, Change: c.What, Effective: c.Effective, Confirm: c.Confirm, Ending: c.Op == pact.OpUnlock}
+	if c.Confirm {
+		by := c.Effective.Add(pact.ConfirmWindow)
+		p.ConfirmBy = &by
+	}
+	return p
+}
+
+// phaseStatus describes the phase in force of a plan in phases, or nil.
+func phaseStatus(st pact.Status) *control.Phase {
+	if st.Phases < 2 {
+		return nil
+	}
+	out := &control.Phase{Number: st.Phase, Of: st.Phases, Ends: timePtr(st.PhaseEnds)}
+	if n := st.NextPhase; n != nil {
+		out.Next = &control.NextPhase{Number: n.Number, Starts: n.From, Ends: timePtr(n.Until),
+			Blocked: nonNil(n.Platforms), Domains: nonNil(n.Domains), KeepOpen: nonNil(n.KeepOpen),
+			QuietHours: quietWindows(n.Quiet, nil)}
+	}
+	return out
+}
+
+// phaseQuiet returns the lists of the phase in force.
+func phaseQuiet(st pact.Status) (platforms, domains, keepOpen []string, quiet []pact.Window) {
+	a := st.Active
+	if st.Phase <= 1 || st.Phase-2 >= len(a.Phases) {
+		return a.Platforms, a.Domains, a.KeepOpen, nil
+	}
+	p := a.Phases[st.Phase-2]
+	return p.Platforms, p.Domains, p.KeepOpen, p.Quiet
+}
+
+// quietWindows describes windows for the control socket; now names the
+// windows blocking now, by key.
+func quietWindows(ws []pact.Window, now map[string]bool) []control.QuietWindow {
+	out := []control.QuietWindow{}
+	for _, w := range ws {
+		out = append(out, control.QuietWindow{
+			Days:   dayList(w.Days),
+			From:   hhmm(w.From),
+			To:     hhmm(w.To),
+			Block:  append(append([]string{}, w.Platforms...), w.Domains...),
+			Active: now[w.Key()],
+		})
+	}
+	return out
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }

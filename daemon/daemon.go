@@ -429,6 +429,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.mu.Lock()
 	d.log.Info("nocontact is filtering", "config", d.opts.ConfigPath, "state", d.path,
 		"blocked_platforms", len(d.spec.Platforms), "extra_domains", len(d.spec.Domains), "allowed", len(d.spec.Allow))
+	d.logKeptOpen()
 	d.mu.Unlock()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -627,6 +628,7 @@ func (d *Daemon) logResult(r pact.Result) {
 	if !r.Completed.IsZero() {
 		d.log.Info("the pact's period has ended: its blocks are lifted", "ended", r.Completed.In(d.loc).Format(time.RFC3339))
 	}
+	d.logNews(r)
 }
 
 // Reload re-reads the config and hands it to the engine. A config with a
@@ -684,6 +686,7 @@ func (d *Daemon) Reload() error {
 	d.warnPermissions()
 	d.log.Info("config reloaded", "config", d.opts.ConfigPath, "pending", len(d.eng.State().Pending))
 	d.poke()
+	d.logKeptOpen()
 	return nil
 }
 

@@ -188,10 +188,14 @@ func TestGroupsTightenAtOnceLoosenAfterCooldown(t *testing.T) {
 			t.Errorf("%q effective %v, want after the cooldown, %v", c.What, c.Effective, want)
 		}
 	}
+	cat, err = catalog.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var want []string
 	for _, id := range video {
 		if id != "youtube" {
-			want = append(want, "unblock "+id)
+			want = append(want, "stop blocking "+cat.DisplayName(id))
 		}
 	}
 	slices.Sort(pending)

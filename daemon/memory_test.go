@@ -181,7 +181,7 @@ func TestBothCopiesLostWithATrace(t *testing.T) {
 			for _, p := range st.Pending {
 				queued = append(queued, p.What)
 			}
-			if len(st.Pending) < 3 || !slices.ContainsFunc(queued, func(s string) bool { return strings.Contains(s, "unblock") }) {
+			if len(st.Pending) < 3 || !slices.ContainsFunc(queued, func(s string) bool { return strings.Contains(s, "stop blocking") }) {
 				t.Errorf("pending %q: want the looser settings queued behind the cooldown", queued)
 			}
 			if n := counts(d)[pact.EventStateLost]; n != 1 {

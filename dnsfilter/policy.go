@@ -24,6 +24,7 @@ type Policy struct {
 	m        *match.Matcher
 	blocking bool     // anything blocked: the bypass group and Private Relay are too
 	blocked  []string // platform ids blocked, catalog order, bypass included
+	cat      *catalog.Catalog
 }
 
 // NewPolicy compiles a spec against a catalog. Catalog platforms that are
@@ -39,7 +40,7 @@ func NewPolicy(cat *catalog.Catalog, s Spec) (*Policy, error) {
 		want[id] = true
 	}
 	blocking := len(s.Platforms) > 0 || len(s.Domains) > 0
-	p := &Policy{blocking: blocking}
+	p := &Policy{blocking: blocking, cat: cat}
 
 	var rules []match.Rule
 	for _, pl := range cat.Platforms() {
@@ -100,9 +101,9 @@ func (p *Policy) Explain(name string) (blocked bool, why string) {
 		if r.Platform == "" {
 			return true, "by your domains: " + r.Domain
 		}
-		return true, "by " + r.Platform + ": " + r.Domain
+		return true, "by " + p.cat.DisplayName(r.Platform) + ": " + r.Domain
 	case match.Allow:
 		return false, "by your allow list: " + r.Domain
 	}
-	return false, r.Platform + ": " + r.Domain + " is not blocked now"
+	return false, p.cat.DisplayName(r.Platform) + ": " + r.Domain + " is not blocked now"
 }

@@ -74,7 +74,7 @@ func TestEveryCatalogDomainIsItsPlatforms(t *testing.T) {
 			for _, name := range []string{d, "www." + d, "a-1.b." + d + "."} {
 				n++
 				blocked, why := all.Explain(name)
-				if want := "by " + pl.ID + ": " + d; !blocked || why != want {
+				if want := "by " + pl.Name + ": " + d; !blocked || why != want {
 					t.Errorf("check %s with everything blocked: %v %q, want blocked %q", name, blocked, why, want)
 				}
 				if r, ok := all.Blocks(name); !ok || r.Platform != pl.ID {
@@ -84,7 +84,7 @@ func TestEveryCatalogDomainIsItsPlatforms(t *testing.T) {
 					continue // blocked whenever anything is, watched otherwise
 				}
 				blocked, why = none.Explain(name)
-				if want := pl.ID + ": " + d + " is not blocked now"; blocked || why != want {
+				if want := pl.Name + ": " + d + " is not blocked now"; blocked || why != want {
 					t.Errorf("check %s with nothing blocked: %v %q, want %q", name, blocked, why, want)
 				}
 			}

@@ -18,6 +18,9 @@ func TestExampleParses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !c.Pact.Trial {
+		t.Error("the example is not a trial: running it would bind whoever tries it to a real pact")
+	}
 	if !c.HostsFile.Enabled {
 		t.Error("the example turns the hosts layer off; it should show the default, on")
 	}

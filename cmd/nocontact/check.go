@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
+	"strings"
 
 	"github.com/nocontact/nocontact/config"
 	"github.com/nocontact/nocontact/daemon/control"
@@ -40,6 +43,9 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	cfg, err := config.Load(*path, cat)
+	if errors.Is(err, os.ErrNotExist) && !flagSet(fs, "config") {
+		return fmt.Errorf("nocontact is not running, and no settings are installed in %s: to check what a settings file blocks, name it: nocontact check --config FILE %s", *path, strings.Join(names, " "))
+	}
 	if err != nil {
 		return err
 	}
@@ -47,9 +53,12 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(e.stderr, "nocontact is not running: these answers come from the config file, as if its pact were on now.")
+	fmt.Fprintf(e.stderr, "nocontact is not running: these answers come from %s, as if its pact were on now.\n", *path)
 	for _, name := range names {
 		blocked, why := p.Explain(name)
+		if r, ok := p.Match(name); ok && !blocked && slices.Contains(cfg.Pact.KeptOpen, r.Platform) {
+			why = "kept open on purpose: " + cat.DisplayName(r.Platform)
+		}
 		printVerdict(e, name, blocked, why)
 	}
 	return nil

@@ -128,18 +128,12 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 			enc.SetIndent("", "  ")
 			return enc.Encode(st)
 		}
-		renderStatus(e.stdout, st, time.Local)
-		return nil
-	})
-}
-
-func cmdUnlock(ctx context.Context, e *env, args []string) error {
-	return clientCommand(e, "unlock", args, 0, nil, func(c *control.Client, _ []string) error {
-		res, err := c.Unlock(ctx)
-		if err == nil {
-			renderUnlock(e.stdout, res, time.Now(), time.Local)
+		cat, err := catalog.Builtin()
+		if err != nil {
+			return err
 		}
-		return err
+		renderStatus(e.stdout, st, time.Local, cat)
+		return nil
 	})
 }
 
@@ -164,7 +158,7 @@ func cmdReload(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(e.stdout, "The config was reloaded. Anything stricter applies now; anything looser waits out the cooldown.")
+		fmt.Fprintln(e.stdout, "Your settings were reloaded. Anything stricter applies now; anything looser waits out the cooldown.")
 		for _, p := range res.Pending {
 			fmt.Fprintf(e.stdout, "  waiting: %s, on %s. To undo: nocontact cancel %s\n", p.Change, when(p.Effective, time.Local), p.ID)
 		}

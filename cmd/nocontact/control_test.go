@@ -91,7 +91,7 @@ func TestControlEndToEnd(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("status: %d %s", code, errs)
 	}
-	for _, want := range []string{"Your pact is on.", "30 days left", "Blocked now: instagram", "You reached for instagram once today", "Filter: answering on 127.0.0.1:"} {
+	for _, want := range []string{"Your pact is on: day 1 of 30.", "30 days left", "Blocked now: Instagram", "You reached for Instagram once today", "Filter: answering on 127.0.0.1:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
 		}
@@ -104,8 +104,8 @@ func TestControlEndToEnd(t *testing.T) {
 
 	// unlock queues the end of the pact for one cooldown from now.
 	asked := time.Now()
-	code, out, errs = cli(t, nil, binary, "unlock", "--socket", sock)
-	if code != 0 || !strings.Contains(out, "Ending your pact is queued") || !strings.Contains(out, "nocontact cancel") {
+	code, out, errs = cli(t, nil, binary, "unlock", "--socket", sock, "--sentence", "I choose to end my pact early")
+	if code != 0 || !strings.Contains(out, "Ending your pact is asked for") || !strings.Contains(out, "nocontact cancel") {
 		t.Fatalf("unlock: %d %q %s", code, out, errs)
 	}
 	st = statusJSON(t, sock)
@@ -143,7 +143,7 @@ func TestControlEndToEnd(t *testing.T) {
 
 	// check answers from the live policy.
 	code, out, _ = cli(t, nil, binary, "check", "--socket", sock, "www.tiktok.com", "example.org")
-	if code != 0 || !strings.HasPrefix(out, "blocked  www.tiktok.com  by tiktok: tiktok.com\nallowed  example.org") {
+	if code != 0 || !strings.HasPrefix(out, "blocked  www.tiktok.com  by TikTok: tiktok.com\nallowed  example.org") {
 		t.Errorf("check: %d %q", code, out)
 	}
 
@@ -162,10 +162,10 @@ func TestControlEndToEnd(t *testing.T) {
 	cred := &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 	exe := filepath.Join(sockDir, "nocontact")
 	copyExecutable(t, binary, exe)
-	if code, out, errs := cli(t, cred, exe, "status", "--socket", sock); code != 0 || !strings.Contains(out, "Your pact is on.") {
+	if code, out, errs := cli(t, cred, exe, "status", "--socket", sock); code != 0 || !strings.Contains(out, "Your pact is on") {
 		t.Errorf("status as nobody: %d %q %s", code, out, errs)
 	}
-	for _, cmd := range [][]string{{"unlock"}, {"cancel"}, {"reload"}} {
+	for _, cmd := range [][]string{{"unlock", "--sentence", "I choose to end my pact early"}, {"cancel"}, {"reload"}} {
 		code, _, errs := cli(t, cred, exe, append(cmd, "--socket", sock)...)
 		if code != 1 || !strings.Contains(errs, "only an administrator") || !strings.Contains(errs, "sudo") {
 			t.Errorf("%s as nobody: status %d, %q; want refused with a hint", cmd[0], code, errs)

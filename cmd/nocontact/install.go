@@ -175,7 +175,7 @@ func exampleForInstall() []byte {
 
 func cmdInstall(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "install")
-	path := fs.String("config", "", "the settings `file` to install (default: the example, with a 30-day pact on every platform)")
+	path := fs.String("config", "", "the settings `file` to install (default: the example, a trial that holds you to nothing until 'nocontact start' begins a pact)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -194,11 +194,19 @@ func cmdInstall(ctx context.Context, e *env, args []string) error {
 		}
 		opt = installer.InstallOptions{Config: b, Name: *path}
 	}
-	in, err := installDeps().installer(e, cat)
+	d := installDeps()
+	in, err := d.installer(e, cat)
 	if err != nil {
 		return err
 	}
-	return in.Install(ctx, opt)
+	if err := in.Install(ctx, opt); err != nil {
+		return err
+	}
+	if cfg, err := config.Load(sysPath(d.root, d.paths.Config), cat); err == nil && cfg.Pact.Trial {
+		fmt.Fprintln(e.stdout, "These settings are a trial: nocontact blocks what they say, but holds you to nothing, and any change applies at once.")
+		fmt.Fprintln(e.stdout, "To begin your pact: sudo nocontact start")
+	}
+	return nil
 }
 
 func cmdUninstall(ctx context.Context, e *env, args []string) error {

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -15,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 	_ "time/tzdata" // quiet hours keep their zone on machines without a zone database (Windows, minimal containers)
 )
 
@@ -24,8 +26,29 @@ var version = "dev"
 // env is what a subcommand may touch of the outside world.
 type env struct {
 	stdout, stderr io.Writer
+	// stdin is where questions are answered (start, unlock); nil reads
+	// nothing. interactive is set when a person is there to answer: stdin
+	// is a terminal.
+	stdin       io.Reader
+	interactive bool
 	// signals delivers SIGINT, SIGTERM and SIGHUP to `run`.
 	signals <-chan os.Signal
+	// now is the time for what start writes and the words say; nil
+	// means the machine's clock.
+	now func() time.Time
+	// lines reads stdin a line at a time, once a question is asked.
+	lines *bufio.Reader
+	// echo writes each answer read after its question, for a transcript
+	// when the input is not a terminal that echoes it (tests).
+	echo bool
+}
+
+// clock returns the time now.
+func (e *env) clock() time.Time {
+	if e.now != nil {
+		return e.now()
+	}
+	return time.Now()
 }
 
 type command struct {
@@ -37,11 +60,14 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"run", "--config FILE", "run the DNS filter in the foreground", cmdRun},
+		{"start", "[--length 30d | --until DATE] [--keep-open NAME,...] [--also GROUP,...] [--quiet 22:00-07:00] [--cooldown 24h] [--strict] [--reason TEXT] [--yes] [--config FILE]",
+			"begin a pact: a few questions, then it holds you to your answers", cmdStart},
 		{"status", "[--json] [--config FILE | --socket PATH]", "show the pact, what is blocked, what is waiting, and your attempts", cmdStatus},
-		{"unlock", "[--config FILE | --socket PATH]", "ask to end the pact (it waits out the cooldown)", cmdUnlock},
+		{"extend", "LENGTH [--config FILE | --socket PATH]", "make the pact longer, like 'extend 2w'; it applies at once", cmdExtend},
+		{"unlock", "[--sentence TEXT] [--config FILE | --socket PATH]", "ask to end the pact early (it waits out the cooldown), or confirm that you still want to", cmdUnlock},
 		{"cancel", "[--config FILE | --socket PATH] [ID]", "cancel a waiting change, or all of them", cmdCancel},
 		{"reload", "[--config FILE | --socket PATH]", "make the running nocontact re-read its config", cmdReload},
+		{"run", "--config FILE", "run the DNS filter in the foreground (a trial, unless the settings begin a pact)", cmdRun},
 		{"check", "[--config FILE | --socket PATH] NAME...", "say whether each name is blocked or allowed, and by which rule", cmdCheck},
 		{"platforms", "", "list the platforms nocontact can block", cmdPlatforms},
 		{"install", "[--config FILE]", "install nocontact as a service and point this computer's DNS at it (administrator)", cmdInstall},
@@ -57,9 +83,13 @@ var errUsage = errors.New("usage")
 func main() {
 	sig := make(chan os.Signal, 4)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	e := &env{stdout: os.Stdout, stderr: os.Stderr, signals: sig}
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, interactive: isTerminal(os.Stdin), signals: sig}
 	os.Exit(mainWithEnv(context.Background(), e, os.Args[1:]))
 }
+
+// errQuiet ends a command with exit status 1 when what happened was said
+// already, in words for the person, on stdout.
+var errQuiet = errors.New("said already")
 
 func mainWithEnv(ctx context.Context, e *env, args []string) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
@@ -79,6 +109,8 @@ func mainWithEnv(ctx context.Context, e *env, args []string) int {
 			return 0
 		case errors.Is(err, flag.ErrHelp):
 			return 0
+		case errors.Is(err, errQuiet):
+			return 1
 		case errors.Is(err, errUsage):
 			fmt.Fprintf(e.stderr, "nocontact %s: %v\nusage: nocontact %s %s\n", c.name, err, c.name, c.args)
 			return 2
@@ -93,6 +125,8 @@ func mainWithEnv(ctx context.Context, e *env, args []string) int {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "nocontact keeps the platforms you cut someone off from out of reach, for the time you chose.")
+	fmt.Fprintln(w, "\nTo begin a pact, run:  sudo nocontact start")
+	fmt.Fprintln(w, "It asks why, for how long, what to block and what to keep open, and shows the pact before it begins.")
 	fmt.Fprintln(w, "\nCommands:")
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  nocontact %-10s %s\n", c.name, c.summary)

@@ -249,12 +249,12 @@ control_socket = "`+filepath.Join(dir, "c.sock")+`"
 		t.Fatalf("status %d: %s", code, stderr)
 	}
 	want := []string{
-		"blocked  www.instagram.com  by instagram: instagram.com",
+		"blocked  www.instagram.com  by Instagram: instagram.com",
 		"allowed  help.instagram.com  by your allow list: help.instagram.com",
-		"blocked  api.twitter.com  by x: twitter.com",
+		"blocked  api.twitter.com  by X (Twitter): twitter.com",
 		"blocked  x.their-blog.example  by your domains: their-blog.example",
 		"allowed  example.org  no rule covers it: forwarded",
-		"allowed  www.reddit.com  reddit: reddit.com is not blocked now",
+		"allowed  www.reddit.com  Reddit: reddit.com is not blocked now",
 		"blocked  use-application-dns.net  answered locally",
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")

@@ -89,11 +89,11 @@ control_socket = "`+filepath.Join(dir, "c.sock")+`"
 		t.Fatalf("status %d: %s", code, stderr)
 	}
 	want := []string{
-		"blocked  www.youtube.com  by youtube: youtube.com",
-		"blocked  venmo.com  by venmo: venmo.com",
-		"blocked  boards.4chan.org  by fourchan: 4chan.org",
-		"blocked  www.reddit.com  by reddit: reddit.com",
-		"allowed  open.spotify.com  spotify: spotify.com is not blocked now",
+		"blocked  www.youtube.com  by YouTube: youtube.com",
+		"blocked  venmo.com  by Venmo: venmo.com",
+		"blocked  boards.4chan.org  by 4chan: 4chan.org",
+		"blocked  www.reddit.com  by Reddit: reddit.com",
+		"allowed  open.spotify.com  Spotify: spotify.com is not blocked now",
 		"allowed  mail.google.com  no rule covers it: forwarded",
 	}
 	if got := strings.Split(strings.TrimSpace(out), "\n"); !slices.Equal(got, want) {

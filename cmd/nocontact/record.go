@@ -18,7 +18,13 @@ func renderRecord(w io.Writer, r control.Record) {
 	if len(parts) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "Since your pact began: %s. Each time, the pact held.\n", strings.Join(parts, "; "))
+	held := " Each time, the pact held."
+	if r.Counts["port_stranger"] > 0 || r.Counts["not_running"] > 0 {
+		// While another program answered, or nocontact was not running,
+		// it cannot say the pact held.
+		held = ""
+	}
+	fmt.Fprintf(w, "Since your pact began: %s.%s\n", strings.Join(parts, "; "), held)
 }
 
 // recordParts says each kind of event in words, in a fixed order.

@@ -16,7 +16,7 @@ func TestRenderRecord(t *testing.T) {
 		{map[string]int{"loosening_queued": 3, "loosening_cancelled": 2, "dns_rewritten": 2},
 			"Since your pact began: 3 loosenings asked for, 2 of them cancelled; the DNS settings were changed by something else twice. Each time, the pact held.\n"},
 		{map[string]int{"loosening_queued": 1, "loosening_cancelled": 1, "loosening_refused": 1, "state_lost": 1, "not_running": 3, "clock_set": 1},
-			"Since your pact began: 1 loosening asked for and cancelled; 1 loosening turned down because the pact is strict; nocontact's memory was lost, so everything was blocked again once; nocontact was not running 3 times; the computer's clock was set once. Each time, the pact held.\n"},
+			"Since your pact began: 1 loosening asked for and cancelled; 1 loosening turned down because the pact is strict; nocontact's memory was lost, so everything was blocked again once; nocontact was not running 3 times; the computer's clock was set once.\n"},
 		{map[string]int{"firewall_removed": 2, "browser_policy_removed": 1},
 			"Since your pact began: nocontact's firewall rules were removed twice; a browser's policy against its own encrypted DNS was removed once. Each time, the pact held.\n"},
 		{map[string]int{"something_new": 2}, "Since your pact began: 2 other signs ('nocontact status --json' lists them). Each time, the pact held.\n"},

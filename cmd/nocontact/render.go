@@ -8,9 +8,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nocontact/nocontact/config"
 	"github.com/nocontact/nocontact/daemon/attempts"
 	"github.com/nocontact/nocontact/daemon/clock"
 	"github.com/nocontact/nocontact/daemon/control"
+	"github.com/nocontact/nocontact/dnsfilter/catalog"
 )
 
 // The words here are read by someone who may be having a hard moment:
@@ -82,50 +84,231 @@ func times(n int) string {
 	return fmt.Sprintf("%d times", n)
 }
 
+// words names things for a person: platforms by their display name,
+// groups by what they are.
+type words struct{ cat *catalog.Catalog }
+
+// name is a platform's display name; an id the catalog does not know
+// (a domain of the person's own) is itself.
+func (n words) name(id string) string {
+	if n.cat == nil {
+		return id
+	}
+	return n.cat.DisplayName(id)
+}
+
+func (n words) names(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = n.name(id)
+	}
+	return out
+}
+
+// groupNouns say what one platform of each group is, for "every social
+// network", "every messaging app but WhatsApp".
+var groupNouns = map[catalog.Category]string{
+	catalog.Social: "social network", catalog.Messaging: "messaging app", catalog.Dating: "dating app",
+	catalog.Forums: "forum", catalog.Video: "video site", catalog.Payments: "payment app",
+	catalog.Location: "location-sharing app", catalog.Fitness: "fitness app", catalog.Music: "music app",
+	catalog.Gaming: "gaming network",
+}
+
+// blocked says what ids and domains are, by group: "every social network,
+// dating app and forum; every messaging app but WhatsApp; their-blog.example".
+// A group of which more than three platforms are left open is listed by
+// name.
+func (n words) blocked(ids, domains []string) string {
+	if n.cat == nil {
+		return listNames(append(slices.Clone(ids), domains...))
+	}
+	in := map[string]bool{}
+	for _, id := range ids {
+		in[id] = true
+	}
+	var full, parts, single []string
+	for _, g := range catalog.Groups() {
+		var b, open []string
+		for _, p := range n.cat.Category(g.Name) {
+			if in[p.ID] {
+				b = append(b, p.Name)
+				delete(in, p.ID)
+			} else {
+				open = append(open, p.Name)
+			}
+		}
+		switch {
+		case len(b) == 0:
+		case len(open) == 0 && len(b) > 1:
+			full = append(full, groupNouns[g.Name])
+		case len(open) <= 3 && len(b) > len(open) && len(b) > 1:
+			parts = append(parts, "every "+groupNouns[g.Name]+" but "+listNames(open))
+		default:
+			single = append(single, b...)
+		}
+	}
+	for _, id := range ids {
+		if in[id] { // not in a group: the encrypted-DNS services
+			single = append(single, n.name(id))
+		}
+	}
+	single = append(single, domains...)
+	if len(single) > 0 {
+		parts = append(parts, listNames(single))
+	}
+	if len(full) > 0 {
+		parts = append([]string{"every " + listNames(full)}, parts...)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// window says a quiet-hours window: "every day 22:00-07:00: Instagram,
+// Tinder and WhatsApp".
+func (n words) window(q control.QuietWindow) string {
+	days := strings.Join(q.Days, ", ")
+	if len(q.Days) == 7 {
+		days = "every day"
+	}
+	var ids, domains []string
+	for _, b := range q.Block {
+		if n.cat != nil {
+			if _, ok := n.cat.Lookup(b); !ok {
+				domains = append(domains, b)
+				continue
+			}
+		}
+		ids = append(ids, b)
+	}
+	return fmt.Sprintf("%s %s-%s: %s", days, q.From, q.To, n.blocked(ids, domains))
+}
+
+// cooldownWords is how long changing your mind takes, in words.
+func cooldownWords(p control.Pact) string {
+	return config.DurationWords(time.Duration(p.CooldownSeconds) * time.Second)
+}
+
+// lastDay is how close to its end a pact is said to be in its last day.
+const lastDay = 24 * time.Hour
+
 // renderStatus writes what `nocontact status` shows.
-func renderStatus(w io.Writer, st control.Status, loc *time.Location) {
+func renderStatus(w io.Writer, st control.Status, loc *time.Location, cat *catalog.Catalog) {
+	n := words{cat}
 	p := st.Pact
+	ended := p.Completed && p.End != nil
 	switch {
+	case p.Active && p.Trial:
+		fmt.Fprintln(w, "A trial is on: it blocks what your settings say, and holds you to nothing.")
+		fmt.Fprintln(w, "Any change applies at once, and it can be stopped at any time. To begin a real pact: sudo nocontact start")
+	case p.Active && p.End != nil:
+		total := p.End.Sub(p.Start)
+		day := int(st.Now.Sub(p.Start)/(24*time.Hour)) + 1
+		days := int((total + 24*time.Hour - 1) / (24 * time.Hour))
+		if days > 1 {
+			fmt.Fprintf(w, "Your pact is on: day %d of %d.\n", min(day, days), days)
+		} else {
+			fmt.Fprintln(w, "Your pact is on.")
+		}
+		fmt.Fprintf(w, "  Started  %s\n", when(p.Start, loc))
+		fmt.Fprintf(w, "  Ends     %s\n", when(*p.End, loc))
+		fmt.Fprintf(w, "  %s  %s left\n", progressBar(p.Start, *p.End, st.Now), span(p.End.Sub(st.Now)))
 	case p.Active:
 		fmt.Fprintln(w, "Your pact is on.")
 		fmt.Fprintf(w, "  Started  %s\n", when(p.Start, loc))
-		if p.End != nil {
-			fmt.Fprintf(w, "  Ends     %s\n", when(*p.End, loc))
-			fmt.Fprintf(w, "  %s  %s left\n", progressBar(p.Start, *p.End, st.Now), span(p.End.Sub(st.Now)))
-		} else {
-			fmt.Fprintf(w, "  No end date: it lasts until you unlock it (%s so far).\n", span(st.Now.Sub(p.Start)))
-		}
-	case p.Completed && p.End != nil:
-		fmt.Fprintf(w, "Your pact is complete: it ended on %s.\n", when(*p.End, loc))
+		fmt.Fprintf(w, "  It has no end date: it lasts until you unlock it (%s so far).\n", span(st.Now.Sub(p.Start)))
+	case ended && p.EndedEarly:
+		fmt.Fprintf(w, "Your pact ended on %s, when you chose to end it.\n", when(*p.End, loc))
+	case ended:
+		fmt.Fprintf(w, "Your pact is complete: it ended on %s. You kept it to the end.\n", when(*p.End, loc))
 	case p.Completed:
 		fmt.Fprintln(w, "Your pact has ended.")
 	case !p.Start.IsZero() && st.Now.Before(p.Start):
 		fmt.Fprintf(w, "Your pact starts on %s (in %s).\n", when(p.Start, loc), span(p.Start.Sub(st.Now)))
 	default:
-		fmt.Fprintln(w, "No pact is on.")
+		fmt.Fprintln(w, "No pact is on. To begin one: sudo nocontact start")
+	}
+	if p.Reason != "" && (p.Active || st.Now.Before(p.Start)) {
+		fmt.Fprintf(w, "  Why you made it: %q\n", p.Reason)
+	}
+	if ph := p.Phase; ph != nil && p.Active {
+		fmt.Fprintln(w)
+		if ph.Ends != nil {
+			fmt.Fprintf(w, "Phase %d of %d, until %s.\n", ph.Number, ph.Of, when(*ph.Ends, loc))
+		} else {
+			fmt.Fprintf(w, "Phase %d of %d, until you unlock it.\n", ph.Number, ph.Of)
+		}
+		if nx := ph.Next; nx != nil {
+			fmt.Fprintf(w, "Then phase %d, from %s (in %s):\n  %s.\n", nx.Number, when(nx.Starts, loc), span(nx.Starts.Sub(st.Now)), n.phase(nx, st, loc))
+		}
 	}
 
 	fmt.Fprintln(w)
-	if len(st.Blocked) == 0 && len(st.Domains) == 0 {
+	over := !p.Active && p.Completed
+	switch {
+	case len(st.Blocked) > 0 || len(st.Domains) > 0:
+		fmt.Fprintf(w, "Blocked now: %s.\n", n.blocked(st.Blocked, st.Domains))
+	case !over:
 		fmt.Fprintln(w, "Nothing is blocked right now.")
-	} else {
-		fmt.Fprintf(w, "Blocked now: %s.\n", listNames(append(slices.Clone(st.Blocked), st.Domains...)))
+	}
+	if len(p.KeepOpen) > 0 {
+		var open, closed []string
+		for _, id := range p.KeepOpen {
+			if slices.Contains(st.Blocked, id) {
+				closed = append(closed, n.name(id))
+			} else {
+				open = append(open, n.name(id))
+			}
+		}
+		switch {
+		case len(closed) == 0:
+			fmt.Fprintf(w, "Kept open on purpose: %s.\n", listNames(open))
+		case len(open) == 0:
+			fmt.Fprintf(w, "Kept open on purpose: %s, but closed now, in quiet hours.\n", listNames(closed))
+		default:
+			fmt.Fprintf(w, "Kept open on purpose: %s; and %s, but closed now, in quiet hours.\n", listNames(open), listNames(closed))
+		}
 	}
 	if len(st.Allow) > 0 {
-		fmt.Fprintf(w, "Kept open: %s.\n", listNames(st.Allow))
+		fmt.Fprintf(w, "Open inside what is blocked: %s.\n", listNames(st.Allow))
 	}
-	if p.Active {
-		strict := "It can be ended early, after that wait."
-		if p.Strict {
-			strict = "It is strict: it cannot be loosened or ended before its end."
+	if p.Active && !p.Trial {
+		switch {
+		case p.Strict:
+			fmt.Fprintln(w, "It is strict: nothing can loosen it or end it before its end. Blocking more still works at once.")
+		case p.ConfirmAfterCooldown:
+			fmt.Fprintf(w, "Changing your mind takes %s: anything looser waits that long, and ending early is asked twice.\n", cooldownWords(p))
+		default:
+			fmt.Fprintf(w, "Changing your mind takes %s: anything looser waits that long.\n", cooldownWords(p))
 		}
-		fmt.Fprintf(w, "Any loosening waits %s before it takes effect. %s\n", p.Cooldown, strict)
+		if p.End != nil && p.End.Sub(st.Now) <= lastDay {
+			fmt.Fprintf(w, "\nThis is the last day of your pact: it ends in %s. If you want more time, it is yours to take,\nat once: sudo nocontact extend 2w\n", span(p.End.Sub(st.Now)))
+		}
+	}
+	if over {
+		if len(st.QuietHours) > 0 {
+			fmt.Fprintln(w, "Still on: the quiet hours below, which go on after the pact.")
+		} else {
+			fmt.Fprintln(w, "Nothing of it is blocked any more.")
+		}
+		fmt.Fprintln(w, "To begin a new pact: sudo nocontact start")
 	}
 
-	if len(st.Pending) > 0 {
+	var waiting, asking []control.Pending
+	for _, c := range st.Pending {
+		if c.Confirm && !c.Effective.After(st.Now) {
+			asking = append(asking, c)
+		} else {
+			waiting = append(waiting, c)
+		}
+	}
+	for _, c := range asking {
+		fmt.Fprintf(w, "\nYour request to %s has waited out its cooldown.\n", c.Change)
+		fmt.Fprintf(w, "It happens only if you confirm it: run 'sudo nocontact unlock' again before %s (in %s).\n", when(*c.ConfirmBy, loc), span(c.ConfirmBy.Sub(st.Now)))
+		fmt.Fprintf(w, "If you do nothing, it lapses and your pact goes on. To drop it now: nocontact cancel %s\n", c.ID)
+	}
+	if len(waiting) > 0 {
 		fmt.Fprintln(w, "\nWaiting to take effect:")
-		for _, c := range st.Pending {
-			fmt.Fprintf(w, "  %s on %s (in %s). To undo: nocontact cancel %s\n",
+		for _, c := range waiting {
+			fmt.Fprintf(w, "  %s, on %s (in %s). To undo: nocontact cancel %s\n",
 				c.Change, when(c.Effective, loc), span(c.Effective.Sub(st.Now)), c.ID)
 		}
 	}
@@ -144,13 +327,13 @@ func renderStatus(w io.Writer, st control.Status, loc *time.Location) {
 			if q.Active {
 				now = " (on now)"
 			}
-			fmt.Fprintf(w, "  %s %s-%s: %s%s\n", strings.Join(q.Days, ", "), q.From, q.To, listNames(q.Block), now)
+			fmt.Fprintf(w, "  %s%s\n", n.window(q), now)
 		}
 	}
 
 	if len(st.Attempts) > 0 {
 		fmt.Fprintln(w)
-		renderAttempts(w, st.Attempts)
+		renderAttempts(w, st.Attempts, cat)
 	}
 	if parts := recordParts(st.Record.Counts); len(parts) > 0 {
 		fmt.Fprintln(w)
@@ -198,6 +381,33 @@ func renderStatus(w io.Writer, st control.Status, loc *time.Location) {
 	}
 }
 
+// phase says what the next phase does, beside what is blocked now:
+// "WhatsApp open, the rest as now; quiet hours every day 22:00-07:00:
+// WhatsApp; until ...".
+func (n words) phase(nx *control.NextPhase, st control.Status, loc *time.Location) string {
+	var parts []string
+	opened := slices.DeleteFunc(slices.Clone(st.Blocked), func(id string) bool { return slices.Contains(nx.Blocked, id) })
+	added := slices.DeleteFunc(slices.Clone(nx.Blocked), func(id string) bool { return slices.Contains(st.Blocked, id) })
+	switch {
+	case len(nx.Blocked) == 0 && len(nx.Domains) == 0:
+		parts = append(parts, "nothing blocked all day")
+	case len(added) == 0 && len(opened) > 0 && len(opened) <= 5:
+		parts = append(parts, listNames(n.names(opened))+" open, the rest blocked as now")
+	case len(added) == 0 && len(opened) == 0:
+		parts = append(parts, "blocked as now")
+	default:
+		parts = append(parts, n.blocked(nx.Blocked, nx.Domains)+" blocked")
+	}
+	for _, q := range nx.QuietHours {
+		parts = append(parts, "quiet hours "+n.window(q))
+	}
+	until := "until you unlock it"
+	if nx.Ends != nil {
+		until = "until " + when(*nx.Ends, loc)
+	}
+	return strings.Join(parts, "; ") + "; " + until
+}
+
 // renderUninstallStatus writes the line that says whether uninstalling is
 // possible now, and if not, when.
 func renderUninstallStatus(w io.Writer, st control.Status, loc *time.Location) {
@@ -212,22 +422,7 @@ func renderUninstallStatus(w io.Writer, st control.Status, loc *time.Location) {
 	case st.Pact.Strict:
 		fmt.Fprintln(w, "Uninstalling is not possible while the strict pact lasts.")
 	default:
-		fmt.Fprintf(w, "Uninstalling waits out the cooldown like any loosening: 'sudo nocontact uninstall' asks, and it is possible %s later.\n", st.Pact.Cooldown)
-	}
-}
-
-// renderUnlock writes the answer to `nocontact unlock`.
-func renderUnlock(w io.Writer, res control.UnlockResult, now time.Time, loc *time.Location) {
-	switch {
-	case res.NoPact:
-		fmt.Fprintln(w, "No pact is on, so there is nothing to end.")
-	case res.Refused && res.End != nil:
-		fmt.Fprintf(w, "Your pact is strict, so it cannot be ended early.\nIt ends by itself on %s, in %s.\n", when(*res.End, loc), span(res.End.Sub(now)))
-	case res.Refused:
-		fmt.Fprintln(w, "Your pact is strict, so it cannot be ended early.")
-	case res.Pending != nil:
-		fmt.Fprintf(w, "Ending your pact is queued. It takes effect on %s, in %s.\n", when(res.Pending.Effective, loc), span(res.Pending.Effective.Sub(now)))
-		fmt.Fprintf(w, "Until then everything stays blocked. If you change your mind: nocontact cancel %s\n", res.Pending.ID)
+		fmt.Fprintf(w, "Uninstalling waits out the cooldown like any loosening: 'sudo nocontact uninstall' asks, and it is possible %s later.\n", cooldownWords(st.Pact))
 	}
 }
 
@@ -247,8 +442,9 @@ func renderCancel(w io.Writer, res control.CancelResult) {
 const maxAttemptLines = 5
 
 // renderAttempts writes the attempt counts, the platforms reached for
-// most today first.
-func renderAttempts(w io.Writer, counts map[string]attempts.Count) {
+// most today first, and a word for the urge behind them.
+func renderAttempts(w io.Writer, counts map[string]attempts.Count, cat *catalog.Catalog) {
+	n := words{cat}
 	ids := slices.Sorted(maps.Keys(counts))
 	slices.SortStableFunc(ids, func(a, b string) int {
 		ca, cb := counts[a], counts[b]
@@ -257,20 +453,31 @@ func renderAttempts(w io.Writer, counts map[string]attempts.Count) {
 		}
 		return cb.Week - ca.Week
 	})
+	today := 0
 	for i, id := range ids {
+		c := counts[id]
+		today += c.Today
 		if i == maxAttemptLines && len(ids) > maxAttemptLines+1 {
 			rest, total := ids[i:], 0
 			for _, r := range rest {
 				total += counts[r].Week
 			}
 			fmt.Fprintf(w, "And %d other platforms, %s in all this week ('status --json' lists them).\n", len(rest), times(total))
-			return
+			break
 		}
-		c := counts[id]
-		if c.Today > 0 {
-			fmt.Fprintf(w, "You reached for %s %s today (%s this week).\n", id, times(c.Today), times(c.Week))
-		} else {
-			fmt.Fprintf(w, "You reached for %s %s this week, not today.\n", id, times(c.Week))
+		name := n.name(id)
+		switch {
+		case c.Today > 0 && c.Week > c.Today:
+			fmt.Fprintf(w, "You reached for %s %s today (%s this week).\n", name, times(c.Today), times(c.Week))
+		case c.Today > 0:
+			fmt.Fprintf(w, "You reached for %s %s today.\n", name, times(c.Today))
+		default:
+			fmt.Fprintf(w, "You reached for %s %s this week, not today.\n", name, times(c.Week))
 		}
+	}
+	if today > 0 {
+		fmt.Fprintln(w, "That urge is normal; it passes. Each time, the pact held for you.")
+	} else {
+		fmt.Fprintln(w, "Not once today so far.")
 	}
 }

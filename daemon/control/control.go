@@ -41,6 +41,9 @@ type Status struct {
 	Attempts   map[string]attempts.Count `json:"attempts"`
 	Health     Health                    `json:"health"`
 	Uninstall  Uninstall                 `json:"uninstall"`
+	// Settings is the settings file the running filter reads, for the
+	// commands that change it (start, extend).
+	Settings string `json:"settings,omitempty"`
 	// Record is the record of attempts to go around the pact, since it
 	// began.
 	Record Record `json:"record"`
@@ -108,6 +111,39 @@ type Pact struct {
 	CooldownSeconds int64 `json:"cooldown_seconds"`
 	Strict          bool  `json:"strict"`
 	Completed       bool  `json:"completed"`
+	// EndedEarly is set when the pact was ended by an unlock.
+	EndedEarly bool `json:"ended_early"`
+	// Reason is why, in the person's own words ([pact] reason).
+	Reason string `json:"reason,omitempty"`
+	// Trial is set for a trial, which binds no one.
+	Trial bool `json:"trial"`
+	// ConfirmAfterCooldown: ending early must be confirmed again once
+	// the cooldown has passed.
+	ConfirmAfterCooldown bool `json:"confirm_after_cooldown"`
+	// KeepOpen are the platform ids kept open on purpose right now.
+	KeepOpen []string `json:"keep_open"`
+	// Phase is the phase in force of a plan in phases; nil for a pact
+	// of one phase, or when the pact is not on.
+	Phase *Phase `json:"phase,omitempty"`
+}
+
+// Phase is the phase in force of a plan, and the next one.
+type Phase struct {
+	Number int        `json:"number"` // 1 for the first
+	Of     int        `json:"of"`
+	Ends   *time.Time `json:"ends"` // nil: until unlocked
+	Next   *NextPhase `json:"next,omitempty"`
+}
+
+// NextPhase is the phase that comes after the one in force.
+type NextPhase struct {
+	Number     int           `json:"number"`
+	Starts     time.Time     `json:"starts"`
+	Ends       *time.Time    `json:"ends"`    // nil: until unlocked
+	Blocked    []string      `json:"blocked"` // platform ids
+	Domains    []string      `json:"domains"`
+	KeepOpen   []string      `json:"keep_open"`
+	QuietHours []QuietWindow `json:"quiet_hours"`
 }
 
 // QuietWindow is one recurring quiet-hours window.
@@ -122,8 +158,15 @@ type QuietWindow struct {
 // Pending is a loosening waiting out its cooldown.
 type Pending struct {
 	ID        string    `json:"id"`
-	Change    string    `json:"change"` // in plain words: "stop blocking instagram"
+	Change    string    `json:"change"` // in plain words: "stop blocking Instagram"
 	Effective time.Time `json:"effective"`
+	// Confirm is set when, once matured, the change waits to be
+	// confirmed ('nocontact unlock' again) until ConfirmBy, and lapses
+	// after it.
+	Confirm   bool       `json:"confirm,omitempty"`
+	ConfirmBy *time.Time `json:"confirm_by,omitempty"`
+	// Ending is set for the end of the pact ('nocontact unlock').
+	Ending bool `json:"ending,omitempty"`
 }
 
 // Refused is a loosening a strict pact turned down.
@@ -183,6 +226,13 @@ type UnlockResult struct {
 	End     *time.Time `json:"end,omitempty"`
 	// NoPact is set when no pact is active, so there is nothing to end.
 	NoPact bool `json:"no_pact"`
+	// Again is set when the end was asked for before: Pending is that
+	// first request, with its first time.
+	Again bool `json:"again"`
+	// Ended is set when the pact ended now: a trial, or a matured
+	// request confirmed (Confirmed).
+	Ended     bool `json:"ended"`
+	Confirmed bool `json:"confirmed"`
 }
 
 // CancelRequest names the pending change to cancel; an empty ID cancels

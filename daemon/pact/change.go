@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/nocontact/nocontact/config"
 )
 
 // Op is what a change does to the active pact.
@@ -31,6 +33,9 @@ const (
 	OpRemoveWitness  Op = "remove-witness"  // Value
 	OpUnlock         Op = "unlock"          // end the pact now; not from the file
 	OpUninstall      Op = "uninstall"       // remove nocontact from the machine; not from the file
+	OpPlan           Op = "plan"            // a plan in phases changes (Plan)
+	OpConfirm        Op = "confirm"         // ending early asks again after the cooldown, or not (Strict holds the value)
+	OpTrial          Op = "trial"           // the pact becomes a trial, which binds no one
 )
 
 // Change is one change of the active pact, as the diff of a request finds
@@ -52,6 +57,13 @@ type Change struct {
 	Strict   bool          `json:"strict,omitempty"`
 	Firewall bool          `json:"firewall,omitempty"`
 	Window   *Window       `json:"window,omitempty"`
+	// Plan is the whole plan a new pact (OpPeriod) or a change of a
+	// plan in phases (OpPlan) sets.
+	Plan *Plan `json:"plan,omitempty"`
+	// Confirm is set on a loosening that ends the pact early while the
+	// pact asks for it (Terms.Confirm): once matured, it takes effect
+	// only when confirmed, within ConfirmWindow, or lapses.
+	Confirm bool `json:"confirm,omitempty"`
 
 	// Requested is when a loosening was first asked for; Effective when it
 	// takes effect (Requested plus the cooldown in force then). Both zero
@@ -76,28 +88,34 @@ func when(t time.Time, loc *time.Location) string {
 	if t.IsZero() {
 		return "never"
 	}
-	return t.In(loc).Format("Mon 2 Jan 2006 15:04")
+	return t.In(loc).Format("Mon 2 Jan 2006 at 15:04")
 }
 
-// diff lists the changes that turn act into want at time t. st gives the
-// end of an unlocked pact. The changes come in a fixed order: period, then
-// lists, cooldown, strict and quiet hours.
-func diff(want, act Terms, st *State, t time.Time, loc *time.Location, zone string) []Change {
+// diff lists the changes that turn act into want at time t. The changes
+// come in a fixed order: period, then lists (or the plan, for a plan in
+// phases), cooldown, strict, confirmation, trial and quiet hours.
+func (e *Engine) diff(want, act Terms, t time.Time) []Change {
+	st, loc := &e.st, e.loc
 	var out []Change
 	add := func(c Change) { out = append(out, c) }
 
 	// The period.
 	samePeriod := st.Unlocked && periodKey(want.Start, want.End) == st.UnlockedFrom
 	over := !act.End.IsZero() && !t.Before(act.End)
+	lists := true
 	switch {
 	case samePeriod:
 	case over || act.Start.IsZero():
 		// Nothing of the last period blocks from now on, so a different
 		// period can only add blocking: a new pact, applied whole.
 		if periodKey(want.Start, want.End) != periodKey(act.Start, act.End) && (want.End.IsZero() || want.End.After(t)) {
-			add(Change{Key: "period:" + periodKey(want.Start, want.End), Op: OpPeriod, Start: want.Start, End: want.End,
+			add(Change{Key: "period:" + periodKey(want.Start, want.End), Op: OpPeriod, Start: want.Start, End: want.End, Plan: planOf(want),
 				What: fmt.Sprintf("start a new pact from %s until %s", when(want.Start, loc), endWords(want.End, loc))})
+			lists = false
 		}
+	case phased(want, act):
+		e.diffPlan(want, act, t, add)
+		lists = false
 	default:
 		ws, as := later(want.Start, t), later(act.Start, t)
 		if !ws.Equal(as) {
@@ -120,27 +138,31 @@ func diff(want, act Terms, st *State, t time.Time, loc *time.Location, zone stri
 		}
 	}
 
-	for _, p := range minus(want.Platforms, act.Platforms) {
-		add(Change{Key: "platform+:" + p, Op: OpAddPlatform, Value: p, What: "block " + p})
-	}
-	for _, p := range minus(act.Platforms, want.Platforms) {
-		add(Change{Key: "platform-:" + p, Op: OpRemovePlatform, Value: p, Loosening: true, What: "unblock " + p})
-	}
-	for _, d := range minus(want.Domains, act.Domains) {
-		add(Change{Key: "domain+:" + d, Op: OpAddDomain, Value: d, What: "block " + d})
-	}
-	for _, d := range minus(act.Domains, want.Domains) {
-		add(Change{Key: "domain-:" + d, Op: OpRemoveDomain, Value: d, Loosening: true, What: "unblock " + d})
-	}
-	for _, d := range minus(want.Allow, act.Allow) {
-		add(Change{Key: "allow+:" + d, Op: OpAddAllow, Value: d, Loosening: true, What: "let " + d + " through"})
-	}
-	for _, d := range minus(act.Allow, want.Allow) {
-		add(Change{Key: "allow-:" + d, Op: OpRemoveAllow, Value: d, What: "stop letting " + d + " through"})
+	if lists {
+		if !phased(want, act) {
+			for _, p := range minus(want.Platforms, act.Platforms) {
+				add(Change{Key: "platform+:" + p, Op: OpAddPlatform, Value: p, What: "block " + e.name(p)})
+			}
+			for _, p := range minus(act.Platforms, want.Platforms) {
+				add(Change{Key: "platform-:" + p, Op: OpRemovePlatform, Value: p, Loosening: true, What: "stop blocking " + e.name(p)})
+			}
+			for _, d := range minus(want.Domains, act.Domains) {
+				add(Change{Key: "domain+:" + d, Op: OpAddDomain, Value: d, What: "block " + d})
+			}
+			for _, d := range minus(act.Domains, want.Domains) {
+				add(Change{Key: "domain-:" + d, Op: OpRemoveDomain, Value: d, Loosening: true, What: "stop blocking " + d})
+			}
+		}
+		for _, d := range minus(want.Allow, act.Allow) {
+			add(Change{Key: "allow+:" + d, Op: OpAddAllow, Value: d, Loosening: true, What: "let " + d + " through"})
+		}
+		for _, d := range minus(act.Allow, want.Allow) {
+			add(Change{Key: "allow-:" + d, Op: OpRemoveAllow, Value: d, What: "stop letting " + d + " through"})
+		}
 	}
 	if want.Cooldown != act.Cooldown {
 		c := Change{Key: "cooldown:" + want.Cooldown.String(), Op: OpCooldown, Cooldown: want.Cooldown}
-		c.What = fmt.Sprintf("make the cooldown %s instead of %s", words(want.Cooldown), words(act.Cooldown))
+		c.What = fmt.Sprintf("make the cooldown %s instead of %s", config.DurationWords(want.Cooldown), config.DurationWords(act.Cooldown))
 		c.Loosening = want.Cooldown < act.Cooldown
 		add(c)
 	}
@@ -162,6 +184,17 @@ func diff(want, act Terms, st *State, t time.Time, loc *time.Location, zone stri
 		}
 		add(c)
 	}
+	if want.Confirm != act.Confirm {
+		c := Change{Key: fmt.Sprintf("confirm:%t", want.Confirm), Op: OpConfirm, Strict: want.Confirm,
+			What: "ask again, once the cooldown has passed, before the pact ends early"}
+		if !want.Confirm {
+			c.Loosening, c.What = true, "stop asking again before the pact ends early"
+		}
+		add(c)
+	}
+	if want.Trial && !act.Trial {
+		add(Change{Key: "trial:true", Op: OpTrial, Loosening: true, What: "make your pact a trial, which holds you to nothing"})
+	}
 	for _, w := range minus(want.Witnesses, act.Witnesses) {
 		add(Change{Key: "witness+:" + w, Op: OpAddWitness, Value: w, Loosening: true, What: "trust " + w + " to tell the time"})
 	}
@@ -171,15 +204,29 @@ func diff(want, act Terms, st *State, t time.Time, loc *time.Location, zone stri
 	wantQ, actQ := windowKeys(want.Quiet), windowKeys(act.Quiet)
 	for _, w := range want.Quiet {
 		if !actQ[w.Key()] {
-			add(Change{Key: "quiet+:" + w.Key(), Op: OpAddQuiet, Window: &w, What: "add quiet hours " + w.describe(zone)})
+			add(Change{Key: "quiet+:" + w.Key(), Op: OpAddQuiet, Window: &w, What: "add quiet hours " + e.windowWords(w)})
 		}
 	}
 	for _, w := range act.Quiet {
 		if !wantQ[w.Key()] {
-			add(Change{Key: "quiet-:" + w.Key(), Op: OpRemoveQuiet, Window: &w, Loosening: true, What: "remove quiet hours " + w.describe(zone)})
+			add(Change{Key: "quiet-:" + w.Key(), Op: OpRemoveQuiet, Window: &w, Loosening: true, What: "remove quiet hours " + e.windowWords(w)})
 		}
 	}
 	return out
+}
+
+// endsEarly reports whether loosening c ends the active pact a early:
+// the changes Terms.Confirm asks to confirm.
+func endsEarly(c Change, a Terms) bool {
+	switch c.Op {
+	case OpUnlock:
+		return true
+	case OpEnd:
+		return c.Loosening && endAfter(a.End, c.End)
+	case OpPlan:
+		return c.Loosening && c.Plan != nil && endAfter(a.End, c.Plan.End)
+	}
+	return false
 }
 
 func endWords(t time.Time, loc *time.Location) string {
@@ -189,28 +236,11 @@ func endWords(t time.Time, loc *time.Location) string {
 	return "on " + when(t, loc)
 }
 
-// Words writes a duration as the config file would: "24h", "1w3d", "90s".
+// Words writes a duration as the config file would: "24h", "1w3d", "90s",
+// for `status --json`. A person reads config.DurationWords instead.
 func Words(d time.Duration) string { return words(d) }
 
-func words(d time.Duration) string {
-	if d == 0 {
-		return "0s"
-	}
-	var s string
-	for _, u := range []struct {
-		name string
-		d    time.Duration
-	}{{"w", 7 * 24 * time.Hour}, {"d", 24 * time.Hour}, {"h", time.Hour}, {"m", time.Minute}, {"s", time.Second}} {
-		if n := d / u.d; n > 0 {
-			s += fmt.Sprintf("%d%s", n, u.name)
-			d -= n * u.d
-		}
-	}
-	if s == "" {
-		return d.String()
-	}
-	return s
-}
+func words(d time.Duration) string { return config.Span{Dur: d}.String() }
 
 func later(a, b time.Time) time.Time {
 	if a.After(b) {
@@ -244,7 +274,10 @@ func apply(st *State, c Change, at time.Time) {
 	switch c.Op {
 	case OpPeriod:
 		a.Start, a.End = c.Start, c.End
-		st.Completed, st.Unlocked, st.UnlockedFrom = time.Time{}, false, ""
+		if c.Plan != nil {
+			c.Plan.applyTo(a)
+		}
+		st.Completed, st.Unlocked, st.UnlockedFrom, st.EndedFor, st.PhaseSeen = time.Time{}, false, "", "", 0
 		// A new pact gets a record of its own.
 		st.Record = Record{Since: c.Start}
 		// A new pact is a new decision: an uninstall allowed under the
@@ -293,5 +326,11 @@ func apply(st *State, c Change, at time.Time) {
 	case OpUninstall:
 		c.Effective = at
 		st.Uninstall = &c
+	case OpPlan:
+		c.Plan.applyTo(a)
+	case OpConfirm:
+		a.Confirm = c.Strict
+	case OpTrial:
+		a.Trial = true
 	}
 }

@@ -489,7 +489,7 @@ func TestWhatIsPlain(t *testing.T) {
 		whats = append(whats, c.What)
 	}
 	got := strings.Join(whats, "; ")
-	want := "end the pact earlier, on Wed 2 Dec 2026 21:00 instead of on Tue 22 Dec 2026 21:00; unblock whatsapp; make the cooldown 1h instead of 1d"
+	want := "end the pact earlier, on Wed 2 Dec 2026 at 21:00 instead of on Tue 22 Dec 2026 at 21:00; stop blocking whatsapp; make the cooldown 1 hour instead of 1 day"
 	if got != want {
 		t.Errorf("descriptions:\n\twant %q\n\t got %q", want, got)
 	}
@@ -626,7 +626,7 @@ func TestFirewallOffWaitsTheCooldown(t *testing.T) {
 	}
 
 	// A state written before the layer existed has no firewall field.
-	old := New(State{Active: resolve(base(), time.Time{}, t0), NextID: 1}, time.UTC)
+	old := New(State{Active: resolve(base(), time.Time{}, t0, time.UTC), NextID: 1}, time.UTC)
 	if old.Firewall() {
 		t.Fatal("an old state has the firewall on")
 	}

@@ -30,7 +30,9 @@ func LostRequest(req Request, every []string, minCooldown time.Duration, t time.
 		Firewall:  true,
 	}
 	if req.Strict {
-		end := resolve(req, time.Time{}, t).End
+		// Months on the UTC calendar: hours from the local one at most,
+		// and the end is only a floor.
+		end := resolve(req, time.Time{}, t, time.UTC).End
 		if floor := t.Add(out.Cooldown); end.IsZero() || end.Before(floor) {
 			end = floor
 		}

@@ -15,6 +15,8 @@ const (
 	EventQueued    EventKind = "loosening_queued"    // a loosening asked for, waiting out the cooldown
 	EventCancelled EventKind = "loosening_cancelled" // a waiting loosening cancelled
 	EventRefused   EventKind = "loosening_refused"   // a loosening a strict pact turned down
+	EventConfirmed EventKind = "loosening_confirmed" // ending the pact early, confirmed after the cooldown
+	EventLapsed    EventKind = "loosening_lapsed"    // ending the pact early, not confirmed in time
 	// The daemon's.
 	EventStateRestored EventKind = "state_restored"        // one copy of the memory damaged or missing, restored from the other
 	EventStateLost     EventKind = "state_lost"            // both copies damaged or missing: everything blocked again

@@ -31,16 +31,25 @@ type Terms struct {
 	// End is when the pact stops blocking; zero means open-ended (until
 	// unlocked).
 	End time.Time `json:"end"`
-	// Length is the period's length in a Request (End is then Start +
-	// Length); unused in the active pact.
+	// Length and Months are the first phase's length in a Request (its
+	// end is then Months calendar months and Length after Start, in the
+	// machine's zone); unused in the active pact. With no Phases, the
+	// first phase is the whole pact.
 	Length time.Duration `json:"length,omitempty"`
+	Months int           `json:"months,omitempty"`
 
+	// Platforms, Domains and KeepOpen are what the first phase blocks and
+	// keeps open on purpose (KeepOpen only says so: what is not in
+	// Platforms is open either way). Phases are the phases after it, in
+	// order; End is the end of the last.
 	Platforms []string      `json:"platforms"` // catalog ids
 	Domains   []string      `json:"domains"`   // extra domains
-	Allow     []string      `json:"allow"`     // allow entries
+	KeepOpen  []string      `json:"keep_open,omitempty"`
+	Phases    []Phase       `json:"phases,omitempty"`
+	Allow     []string      `json:"allow"` // allow entries
 	Cooldown  time.Duration `json:"cooldown"`
 	Strict    bool          `json:"strict"`
-	Quiet     []Window      `json:"quiet"` // sorted by Key
+	Quiet     []Window      `json:"quiet"` // sorted by Key; in force pact or not
 	// Witnesses are the sites trusted to tell the time after a gap (see
 	// daemon/clock). Trusting one more is a loosening: a site of one's
 	// own could say any time. Nil in a state from before they were part
@@ -51,6 +60,34 @@ type Terms struct {
 	// before the layer existed, so a request that asks for it is a
 	// tightening, applied at once.
 	Firewall bool `json:"firewall,omitempty"`
+	// Confirm makes ending the pact early take effect only when confirmed
+	// again after the cooldown (see ConfirmWindow).
+	Confirm bool `json:"confirm,omitempty"`
+	// Trial is set for a trial: it blocks, but binds no one.
+	Trial bool `json:"trial,omitempty"`
+	// Reason is why, in the person's words; it changes nothing.
+	Reason string `json:"reason,omitempty"`
+
+	// names gives a platform's display name; nil means the id. Carried
+	// by a Request from the config's catalog to the engine.
+	names func(string) string
+}
+
+// Phase is one phase after the first: from From on, until the next
+// phase's From (or the pact's End), it blocks Platforms and Domains, keeps
+// KeepOpen open on purpose, and has its own quiet hours.
+type Phase struct {
+	// From is when the phase takes over; zero in a Request, where Length
+	// and Months (its own length) or Until (its end) say when it ends.
+	From   time.Time     `json:"from,omitzero"`
+	Length time.Duration `json:"length,omitempty"`
+	Months int           `json:"months,omitempty"`
+	Until  time.Time     `json:"until,omitzero"`
+
+	Platforms []string `json:"platforms"`
+	Domains   []string `json:"domains"`
+	KeepOpen  []string `json:"keep_open,omitempty"`
+	Quiet     []Window `json:"quiet,omitempty"` // sorted by Key
 }
 
 // Request is what the config file asks for.
@@ -161,24 +198,53 @@ func FromConfig(c *config.Config) Request {
 		Start:     c.Pact.Start,
 		End:       c.Pact.Until,
 		Length:    c.Pact.LengthDur,
+		Months:    c.Pact.LengthMonths,
 		Platforms: set(c.Pact.Platforms),
 		Domains:   set(c.Pact.Domains),
+		KeepOpen:  set(c.Pact.KeptOpen),
 		Allow:     set(c.Pact.Allow),
 		Cooldown:  c.Pact.CooldownDur,
 		Strict:    c.Pact.Strict,
-		Quiet:     []Window{},
+		Quiet:     windows(c.QuietHours),
+		Confirm:   c.Pact.ConfirmAfterCooldown,
+		Trial:     c.Pact.Trial,
+		Reason:    c.Pact.Reason,
 		Witnesses: set(c.Clock.Witnesses),
 		Firewall:  c.Firewall.Enabled,
 	}
+	for _, ph := range c.Phases {
+		r.Phases = append(r.Phases, Phase{
+			Length: ph.LengthDur, Months: ph.LengthMonths, Until: ph.Until,
+			Platforms: set(ph.Platforms), Domains: set(ph.Domains), KeepOpen: set(ph.KeptOpen),
+			Quiet: windows(ph.QuietHours),
+		})
+	}
+	if c.Catalog != nil {
+		r.names = c.Catalog.DisplayName
+	}
+	return r
+}
+
+// windows turns [[quiet_hours]] tables into windows, sorted and without
+// duplicates.
+func windows(qs []config.QuietHours) []Window {
+	out := []Window{}
 	seen := map[string]bool{}
-	for _, q := range c.QuietHours {
+	for _, q := range qs {
 		w := Window{Days: q.DayMask, From: q.FromMinute, To: q.ToMinute, Platforms: set(q.Platforms), Domains: set(q.Domains)}
 		if !seen[w.Key()] {
 			seen[w.Key()] = true
-			r.Quiet = append(r.Quiet, w)
+			out = append(out, w)
 		}
 	}
-	sortWindows(r.Quiet)
+	sortWindows(out)
+	return out
+}
+
+// WithNames returns r carrying names, the display name of a platform id,
+// for the words of the changes it causes.
+func (r Request) WithNames(names func(id string) string) Request {
+	r.names = names
 	return r
 }
 
@@ -193,12 +259,13 @@ func sortWindows(ws []Window) {
 	slices.SortFunc(ws, func(a, b Window) int { return strings.Compare(a.Key(), b.Key()) })
 }
 
-// resolve gives the request concrete Start and End: a missing start is the
-// active pact's (or t for a first pact), and a length counts from the
-// start.
-func resolve(r Request, activeStart, t time.Time) Terms {
+// resolve gives the request concrete times: a missing start is the
+// active pact's (or t for a first pact), the first phase's length counts
+// from the start, each later phase begins when the one before it ends,
+// and End is the end of the last. Months count on loc's calendar.
+func resolve(r Request, activeStart, t time.Time, loc *time.Location) Terms {
 	out := r
-	out.Platforms, out.Domains, out.Allow, out.Witnesses = set(r.Platforms), set(r.Domains), set(r.Allow), set(r.Witnesses)
+	out.Platforms, out.Domains, out.Allow, out.KeepOpen, out.Witnesses = set(r.Platforms), set(r.Domains), set(r.Allow), set(r.KeepOpen), set(r.Witnesses)
 	out.Quiet = slices.Clone(r.Quiet)
 	if out.Quiet == nil {
 		out.Quiet = []Window{}
@@ -210,10 +277,39 @@ func resolve(r Request, activeStart, t time.Time) Terms {
 			out.Start = t
 		}
 	}
-	if r.Length > 0 {
-		out.End = out.Start.Add(r.Length)
+	if r.Length > 0 || r.Months > 0 {
+		out.End = config.Span{Months: r.Months, Dur: r.Length}.After(out.Start, loc)
 	}
-	out.Length = 0
+	out.Length, out.Months = 0, 0
+	out.Phases = nil
+	b := out.End // the end of the phase before
+	for _, ph := range r.Phases {
+		if b.IsZero() {
+			// A phase after one without an end never begins.
+			break
+		}
+		p := ph
+		p.From = b
+		end := time.Time{}
+		switch {
+		case !ph.Until.IsZero():
+			end = ph.Until
+		case ph.Length > 0 || ph.Months > 0:
+			end = config.Span{Months: ph.Months, Dur: ph.Length}.After(b, loc)
+		}
+		if !end.IsZero() && end.Before(b) {
+			end = b // an until that came before its phase: no time at all
+		}
+		p.Length, p.Months, p.Until = 0, 0, time.Time{}
+		p.Platforms, p.Domains, p.KeepOpen = set(ph.Platforms), set(ph.Domains), set(ph.KeepOpen)
+		p.Quiet = slices.Clone(ph.Quiet)
+		sortWindows(p.Quiet)
+		out.Phases = append(out.Phases, p)
+		b = end
+	}
+	if len(out.Phases) > 0 {
+		out.End = b
+	}
 	return out
 }
 

@@ -103,12 +103,3 @@ func zoneWords(id string) string {
 	}
 	return strings.TrimPrefix(id, "windows:")
 }
-
-// describe says w in plain words, naming its zone when it is not the
-// machine's (current).
-func (w Window) describe(current string) string {
-	if w.Zone == "" || w.Zone == current {
-		return w.String()
-	}
-	return w.String() + ", in the time zone " + zoneWords(w.Zone)
-}

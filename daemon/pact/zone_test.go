@@ -124,7 +124,7 @@ func TestRecord(t *testing.T) {
 			t.Errorf("%s: counted %d, want %d (record %+v)", k, rec.Counts[k], n, rec)
 		}
 	}
-	if !rec.Since.Equal(t0) || len(rec.Events) != 4 || rec.Events[0].What != "unblock whatsapp" || rec.Events[0].ID == "" {
+	if !rec.Since.Equal(t0) || len(rec.Events) != 4 || rec.Events[0].What != "stop blocking whatsapp" || rec.Events[0].ID == "" {
 		t.Errorf("record %+v", rec)
 	}
 	e.Note(EventDNSRewritten, "the DNS settings were changed by something else", t1.Add(5*time.Minute))

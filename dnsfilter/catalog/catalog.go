@@ -283,6 +283,9 @@ func (c *Catalog) Expand(name string) ([]string, error) {
 	} else if g, ok := LookupGroup(key); ok {
 		in = func(cat Category) bool { return cat == g.Name }
 	} else {
+		if n := Nearest(key, c.Names()); n != "" {
+			return nil, fmt.Errorf("%w %q: did you mean %q? 'nocontact platforms' lists the platforms and groups it knows", ErrUnknownPlatform, name, n)
+		}
 		return nil, fmt.Errorf("%w %q: run 'nocontact platforms' to see the platforms and groups (like \"video\") it knows, or use \"all\"", ErrUnknownPlatform, name)
 	}
 	ids := []string{}
@@ -292,6 +295,86 @@ func (c *Catalog) Expand(name string) ([]string, error) {
 		}
 	}
 	return ids, nil
+}
+
+// Names returns every name a list may use: the platforms' ids and
+// aliases, the groups' names and "all", sorted.
+func (c *Catalog) Names() []string {
+	names := slices.Collect(maps.Keys(c.byName))
+	for _, g := range Groups() {
+		names = append(names, string(g.Name))
+	}
+	names = append(names, All)
+	slices.Sort(names)
+	return names
+}
+
+// DisplayName returns the name a person reads for a platform id or alias
+// ("Instagram", "X (Twitter)"), a group's title for a group, or the name
+// itself when the catalog does not know it (a domain of the person's own).
+func (c *Catalog) DisplayName(name string) string {
+	if p, ok := c.Lookup(name); ok {
+		return p.Name
+	}
+	if g, ok := LookupGroup(name); ok {
+		return g.Title
+	}
+	return name
+}
+
+// Nearest returns the one name of names nearest to word, for a "did you
+// mean" in an error: within two edits (one for words of four letters or
+// fewer), ignoring case; "" when none is that near, or two are equally
+// near, so that a suggestion is never a guess between two.
+func Nearest(word string, names []string) string {
+	w := strings.ToLower(strings.TrimSpace(word))
+	limit := 2
+	if len([]rune(w)) <= 4 {
+		limit = 1
+	}
+	best, bestD, tie := "", limit+1, false
+	for _, n := range names {
+		d := editDistance(w, strings.ToLower(n))
+		switch {
+		case d == 0:
+			return ""
+		case d < bestD:
+			best, bestD, tie = n, d, false
+		case d == bestD && n != best:
+			tie = true
+		}
+	}
+	if tie || bestD > limit {
+		return ""
+	}
+	return best
+}
+
+// editDistance is the number of single-letter insertions, deletions,
+// substitutions and swaps of neighbours that turn a into b.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev2 := make([]int, len(rb)+1)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(rb)]
 }
 
 // Resolve turns a block list as a user writes it (ids, aliases, group

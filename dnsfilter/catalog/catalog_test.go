@@ -1010,3 +1010,40 @@ func TestIDsLookLikeNamesNotFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestSuggestionsAreValid: a misspelt name gets a suggestion only when one
+// name is nearest, and what is suggested is itself a name Expand takes.
+func TestSuggestionsAreValid(t *testing.T) {
+	c, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	suggested := 0
+	for _, n := range c.Names() {
+		for i := range len(n) {
+			typo := n[:i] + n[i+1:] // one letter left out
+			if _, err := c.Expand(typo); err == nil {
+				continue // itself a name
+			}
+			s := Nearest(typo, c.Names())
+			if s == "" {
+				continue
+			}
+			suggested++
+			if _, err := c.Expand(s); err != nil {
+				t.Errorf("%q suggests %q, which is not a name: %v", typo, s, err)
+			}
+			if _, err := c.Expand(typo); err == nil || !strings.Contains(err.Error(), "did you mean") {
+				t.Errorf("the error for %q does not suggest %q: %v", typo, s, err)
+			}
+		}
+	}
+	if suggested < 100 {
+		t.Errorf("only %d typos got a suggestion", suggested)
+	}
+	for _, tt := range []struct{ typo, want string }{{"instagarm", "instagram"}, {"whatsap", "whatsapp"}, {"vidoe", "video"}, {"tinderr", "tinder"}} {
+		if got := Nearest(tt.typo, c.Names()); got != tt.want {
+			t.Errorf("Nearest(%q) = %q, want %q", tt.typo, got, tt.want)
+		}
+	}
+}

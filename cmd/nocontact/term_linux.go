@@ -1,0 +1,7 @@
+package main
+
+import "golang.org/x/sys/unix"
+
+// ioctlReadTermios reads a terminal's settings: it fails on anything but
+// a terminal.
+const ioctlReadTermios = unix.TCGETS
