@@ -24,6 +24,8 @@ var version = "dev"
 // env is what a subcommand may touch of the outside world.
 type env struct {
 	stdout, stderr io.Writer
+	// stdin answers questions (`phone`); nil means nobody is there to.
+	stdin io.Reader
 	// signals delivers SIGINT, SIGTERM and SIGHUP to `run`.
 	signals <-chan os.Signal
 }
@@ -44,6 +46,8 @@ func commands() []command {
 		{"reload", "[--config FILE | --socket PATH]", "make the running nocontact re-read its config", cmdReload},
 		{"check", "[--config FILE | --socket PATH] NAME...", "say whether each name is blocked or allowed, and by which rule", cmdCheck},
 		{"platforms", "", "list the platforms nocontact can block", cmdPlatforms},
+		{"export", "--format hosts|dnsmasq|unbound|adblock|rpz|json [-o FILE] [--config FILE | --socket PATH] [--from-config]", "write what is blocked for a router, a Pi-hole or a home DNS server", cmdExport},
+		{"phone", "[--address IP/BITS] [--wifi NAME] [--profile FILE] [--yes] [--config FILE | --socket PATH]", "set up your phone to use this computer's nocontact on your home network", cmdPhone},
 		{"install", "[--config FILE]", "install nocontact as a service and point this computer's DNS at it (administrator)", cmdInstall},
 		{"doctor", "[--config FILE]", "check that nocontact is installed, answering and in the path of every lookup", cmdDoctor},
 		{"uninstall", "[--purge]", "remove nocontact; while your pact holds, it waits out the cooldown (administrator)", cmdUninstall},
@@ -57,7 +61,7 @@ var errUsage = errors.New("usage")
 func main() {
 	sig := make(chan os.Signal, 4)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	e := &env{stdout: os.Stdout, stderr: os.Stderr, signals: sig}
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, signals: sig}
 	os.Exit(mainWithEnv(context.Background(), e, os.Args[1:]))
 }
 
