@@ -79,4 +79,3 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stderr, "Wrote %d blocked domains to %s. Export again when your pact changes: the file does not follow it.\n", len(list.Blocked), *out)
 	return nil
 }
-

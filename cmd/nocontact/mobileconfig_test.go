@@ -134,7 +134,6 @@ func plistValue(d *xml.Decoder, start *xml.StartElement) (any, error) {
 
 type plistKey string
 
-
 // TestMobileconfig: the profile parses as a property list and carries the
 // payload types and keys Apple documents for a configuration profile, a
 // root certificate and encrypted DNS settings; golden file
