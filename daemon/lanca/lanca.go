@@ -224,9 +224,11 @@ func (ca *CA) Issue(ips []netip.Addr, now time.Time) (*tls.Certificate, error) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: sn,
-		// Not an address as the name: some verifiers check a name that
-		// looks like a host against the CA's name constraints.
-		Subject:               pkix.Name{CommonName: "nocontact encrypted DNS", Organization: []string{"nocontact"}},
+		// No common name: the addresses are in the subject alternative
+		// names, where every client looks; GnuTLS (kdig, and so Knot and
+		// others) checks a common name against the CA's name constraints
+		// as if it were a host name, and refuses the certificate.
+		Subject:               pkix.Name{Organization: []string{"nocontact"}},
 		NotBefore:             now.Add(-backdate),
 		NotAfter:              now.Add(LeafLife),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
