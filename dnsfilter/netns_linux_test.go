@@ -230,7 +230,7 @@ func TestNetnsEncryptedEndpointsRefuseOutsiders(t *testing.T) {
 	dohAddr, _ := ep.Bound("https", at)
 	dot, hc := endpointClients(ca)
 	hc.Transport.(*http.Transport).DialContext = dialInNetns(cliNS)
-	ask := func() (dotErr, dohErr error, dotA, dohA string) {
+	ask := func() (dotA, dohA string, dotErr, dohErr error) {
 		inNetns(t, cliNS, func() {
 			q := new(dns.Msg)
 			q.SetQuestion("instagram.com.", dns.TypeA)
@@ -255,14 +255,14 @@ func TestNetnsEncryptedEndpointsRefuseOutsiders(t *testing.T) {
 		})
 		return
 	}
-	dotErr, dohErr, _, _ := ask()
+	_, _, dotErr, dohErr := ask()
 	t.Logf("outside lan_clients: DoT %v; DoH %v", dotErr, dohErr)
 	if dotErr == nil || dohErr == nil {
 		t.Errorf("from 10.77.0.2, outside lan_clients: DoT err %v, DoH err %v; want both refused", dotErr, dohErr)
 	}
 	s.SetLANClients([]netip.Prefix{netip.MustParsePrefix("10.77.0.0/24")})
 	var dotA, dohA string
-	dotErr, dohErr, dotA, dohA = ask()
+	dotA, dohA, dotErr, dohErr = ask()
 	if dotErr != nil || dohErr != nil || dotA != "0.0.0.0" || dohA != "0.0.0.0" {
 		t.Errorf("from 10.77.0.2 inside lan_clients: DoT %q %v, DoH %q %v; want 0.0.0.0 from both", dotA, dotErr, dohA, dohErr)
 	}

@@ -55,7 +55,11 @@ func TestPhoneInNetns(t *testing.T) {
 	}
 	for _, ns := range []string{srvNS, phoneNS} {
 		ipCmd("netns", "add", ns)
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+		t.Cleanup(func() {
+			if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
+				t.Errorf("ip netns del %s: %v: %s", ns, err, out)
+			}
+		})
 	}
 	ipCmd("link", "add", "ncphA", "netns", srvNS, "type", "veth", "peer", "name", "ncphB", "netns", phoneNS)
 	for _, a := range [][]string{{srvNS, "10.78.0.1/24", "ncphA"}, {srvNS, "10.79.0.1/24", "ncphA"}, {phoneNS, "10.78.0.2/24", "ncphB"}, {phoneNS, "10.79.0.2/24", "ncphB"}} {
@@ -261,7 +265,9 @@ func inNS(t *testing.T, name string, f func()) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	<-done
+	if err := <-done; err != nil { // f has returned
+		t.Fatal(err)
+	}
 }
 
 func setNS(name string) error {
