@@ -380,6 +380,12 @@ upstreams = ["system"]
 	if code != 0 || !strings.Contains(out, "Since your pact began:") {
 		t.Errorf("status does not sum up the record:\n%s", out)
 	}
+	// 3. A second nocontact, run by hand as root with settings that keep
+	// the memory elsewhere: it is the service's, and the service holds it.
+	code, _, errs = runCLI(t, "run", "--config", settings)
+	if code == 0 || !strings.Contains(errs, "another nocontact is running") {
+		t.Errorf("a second nocontact run by hand: %d, %q; want it refused by the state folder's lock", code, errs)
+	}
 	// Back to the settings of the pact: the waiting loosenings are
 	// dropped.
 	if err := os.WriteFile(paths.Config, []byte(settingsText), 0o644); err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -50,6 +49,15 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	// touches nothing. The watch starts either way: `install` takes over
 	// DNS after it started the service.
 	keeper := &installer.Keeper{Root: sys.root, Run: sys.run, Log: log}
+	if !*asService && isAdmin() && osdns.Installed(sysPath(sys.root, sys.paths.StateDir)) {
+		// An administrator's run on a machine where nocontact is
+		// installed is the service, whatever started it: it must not
+		// find an empty memory where the settings point, nor leave the
+		// machine without the service's DNS (a second one fails on the
+		// state folder's lock while the service runs).
+		log.Warn("nocontact is installed on this computer: this run keeps the installed service's memory and control socket; to try other settings, run it as yourself, without sudo")
+		*asService = true
+	}
 	if *asService {
 		opts.Service = true
 		opts.StateDir, opts.ControlSocket = sysPath(sys.root, sys.paths.StateDir), sys.paths.ControlSocket
@@ -62,10 +70,6 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 		cfg, err := config.Load(*path, cat)
 		if err != nil {
 			return err
-		}
-		if isAdmin() && osdns.Installed(sysPath(sys.root, sys.paths.StateDir)) {
-			return errors.New("nocontact is installed on this computer, and its service keeps your pact: a second one run by hand would only get in its way. " +
-				"To try other settings, run it as yourself, without sudo; to restart the service: sudo systemctl restart nocontact")
 		}
 		keeper.StateDir = cfg.Daemon.StateDir
 	}

@@ -21,17 +21,6 @@ type Witness interface {
 	Time(ctx context.Context) (time.Time, error)
 }
 
-// DefaultWitnesses are the sites asked by default: large, independent
-// operators whose certificates the system trusts. Not an encrypted-DNS
-// service, which nocontact blocks.
-var DefaultWitnesses = []string{
-	"https://www.google.com/",
-	"https://www.cloudflare.com/",
-	"https://www.apple.com/",
-	"https://www.microsoft.com/",
-	"https://www.wikipedia.org/",
-}
-
 // HTTPS is a witness that asks a web site over HTTPS and reads the Date
 // header of the answer. The answer counts only over a TLS connection whose
 // certificate the client verifies (the system's roots, or the Client's
