@@ -127,6 +127,9 @@ func cmdPhone(ctx context.Context, e *env, args []string) error {
 			mode = fi.Mode().Perm()
 		}
 		if err := atomicfile.WriteFile(*path, edited, mode); err != nil {
+			if errors.Is(err, os.ErrPermission) {
+				return fmt.Errorf("writing the settings: %w: run it as an administrator, like 'sudo nocontact phone'", err)
+			}
 			return fmt.Errorf("writing the settings: %w", err)
 		}
 		if _, err := client.Reload(ctx); err != nil {
