@@ -13,6 +13,7 @@ require (
 
 require (
 	github.com/google/nftables v0.3.0
+	github.com/skip2/go-qrcode v0.0.0-20200617195104-da1b6568686e
 	golang.org/x/net v0.57.0
 )
 

@@ -199,6 +199,16 @@ type DNS struct {
 	// devices may use the filter besides this machine's loopback. Default
 	// [].
 	LANClients []string `toml:"lan_clients"`
+	// TLSListen lists where to serve DNS over TLS for the devices of
+	// LANClients (phones), each this computer's address on the network
+	// with an optional port (853 when none), like "192.168.1.20:853".
+	// The certificate comes from a small certificate authority nocontact
+	// makes and keeps in its state folder. Default []; `nocontact phone`
+	// fills it. See validateEncrypted.
+	TLSListen []string `toml:"tls_listen"`
+	// HTTPSListen lists where to serve DNS over HTTPS (at /dns-query) for
+	// the same devices, like TLSListen (443 when no port). Default [].
+	HTTPSListen []string `toml:"https_listen"`
 	// Bootstrap lists plain DNS resolvers, as IP or "IP:port", used only
 	// to look up the host name of an https:// upstream (nocontact cannot
 	// ask itself). Default []; needed when an https:// upstream names its
@@ -223,6 +233,10 @@ type DNS struct {
 
 	// ListenAddrs is Listen parsed, in order. Never nil.
 	ListenAddrs []netip.AddrPort `toml:"-"`
+	// TLSListenAddrs and HTTPSListenAddrs are TLSListen and HTTPSListen
+	// parsed, ports filled in, in order. Never nil.
+	TLSListenAddrs   []netip.AddrPort `toml:"-"`
+	HTTPSListenAddrs []netip.AddrPort `toml:"-"`
 	// UpstreamAddrs is Upstreams parsed, in order. Never nil.
 	UpstreamAddrs []Upstream `toml:"-"`
 	// LANPrefixes is LANClients parsed and masked ("192.168.1.7/24" becomes
@@ -297,6 +311,8 @@ func defaults() *Config {
 			Listen:       []string{"127.0.0.1:53", "[::1]:53"},
 			Upstreams:    []string{system},
 			LANClients:   []string{},
+			TLSListen:    []string{},
+			HTTPSListen:  []string{},
 			Bootstrap:    []string{},
 			CacheSize:    10000,
 			LANRateLimit: 100,
@@ -560,7 +576,7 @@ func (d *DNS) validate(w where) error {
 	if d.MinTTLDuration > d.MaxTTLDuration {
 		return w.errorf("dns.min_ttl", "%q is longer than max_ttl %q: lower min_ttl or raise max_ttl", d.MinTTL, d.MaxTTL)
 	}
-	return nil
+	return d.validateEncrypted(w)
 }
 
 // parseTTL reads min_ttl or max_ttl: a duration in whole seconds or more,

@@ -119,6 +119,11 @@ func TestDefaults(t *testing.T) {
 			UpstreamAddrs: []Upstream{{System: true}},
 			LANPrefixes:   []netip.Prefix{},
 
+			TLSListen:        []string{},
+			HTTPSListen:      []string{},
+			TLSListenAddrs:   []netip.AddrPort{},
+			HTTPSListenAddrs: []netip.AddrPort{},
+
 			Bootstrap:      []string{},
 			CacheSize:      10000,
 			LANRateLimit:   100,
@@ -181,6 +186,8 @@ strict = true
 listen = ["127.0.0.1:0", "[::1]:5353", "192.168.1.2:53"]
 upstreams = ["System", "9.9.9.9", "1.1.1.1:5353", "2620:fe::fe", "[2620:fe::9]:853", "tls://Dns.Quad9.net.@9.9.9.9", "TLS://[2620:fe::fe]:8853", "https://dns.quad9.net/dns-query", "https://9.9.9.9:8443/q?x=1"]
 lan_clients = ["192.168.1.7/24", "10.0.0.5", "fd00::1/64", "fd00::7"]
+tls_listen = ["192.168.1.2", "[fd00::2]:8853", "192.168.1.2:5853"]
+https_listen = ["192.168.1.2", "[::ffff:192.168.1.2]:8443"]
 bootstrap = ["9.9.9.9", "[2620:fe::fe]:5353", "9.9.9.9:53"]
 cache_size = 500
 lan_rate_limit = 20
@@ -238,9 +245,20 @@ control_socket = "/srv/nocontact/control.sock"
 		},
 		Daemon: Daemon{StateDir: "/srv/nocontact", ControlSocket: "/srv/nocontact/control.sock", Written: []string{"state_dir", "control_socket"}},
 		DNS: DNS{
-			Listen:       []string{"127.0.0.1:0", "[::1]:5353", "192.168.1.2:53"},
-			Upstreams:    []string{"System", "9.9.9.9", "1.1.1.1:5353", "2620:fe::fe", "[2620:fe::9]:853", "tls://Dns.Quad9.net.@9.9.9.9", "TLS://[2620:fe::fe]:8853", "https://dns.quad9.net/dns-query", "https://9.9.9.9:8443/q?x=1"},
-			LANClients:   []string{"192.168.1.7/24", "10.0.0.5", "fd00::1/64", "fd00::7"},
+			Listen:      []string{"127.0.0.1:0", "[::1]:5353", "192.168.1.2:53"},
+			Upstreams:   []string{"System", "9.9.9.9", "1.1.1.1:5353", "2620:fe::fe", "[2620:fe::9]:853", "tls://Dns.Quad9.net.@9.9.9.9", "TLS://[2620:fe::fe]:8853", "https://dns.quad9.net/dns-query", "https://9.9.9.9:8443/q?x=1"},
+			LANClients:  []string{"192.168.1.7/24", "10.0.0.5", "fd00::1/64", "fd00::7"},
+			TLSListen:   []string{"192.168.1.2", "[fd00::2]:8853", "192.168.1.2:5853"},
+			HTTPSListen: []string{"192.168.1.2", "[::ffff:192.168.1.2]:8443"},
+			TLSListenAddrs: []netip.AddrPort{
+				netip.MustParseAddrPort("192.168.1.2:853"),
+				netip.MustParseAddrPort("[fd00::2]:8853"),
+				netip.MustParseAddrPort("192.168.1.2:5853"),
+			},
+			HTTPSListenAddrs: []netip.AddrPort{
+				netip.MustParseAddrPort("192.168.1.2:443"),
+				netip.MustParseAddrPort("192.168.1.2:8443"),
+			},
 			Bootstrap:    []string{"9.9.9.9", "[2620:fe::fe]:5353", "9.9.9.9:53"},
 			CacheSize:    500,
 			LANRateLimit: 20,
@@ -574,6 +592,17 @@ func TestErrors(t *testing.T) {
 			`nocontact.toml:2: dns.lan_clients: `, []string{"beyond a home or office network"}},
 		{"lan client v6 global", "[dns]\nlan_clients = [\"2001:db8::/32\"]\n",
 			`nocontact.toml:2: dns.lan_clients: `, []string{"beyond a home or office network"}},
+		// [dns] tls_listen and https_listen.
+		{"tls listen bad", "[dns]\ntls_listen = [\"my-computer\"]\n",
+			`nocontact.toml:2: dns.tls_listen: `, []string{`want this computer's address on your network`, `"192.168.1.20:853"`}},
+		{"tls listen anywhere", "[dns]\ntls_listen = [\"0.0.0.0:853\"]\n",
+			`nocontact.toml:2: dns.tls_listen: `, []string{"the certificate phones check names it"}},
+		{"tls listen on plain", "[dns]\nlisten = [\"127.0.0.1:53\", \"192.168.1.2:53\"]\ntls_listen = [\"192.168.1.2:53\"]\n",
+			`nocontact.toml:3: dns.tls_listen: `, []string{"already in listen"}},
+		{"https listen on tls", "[dns]\ntls_listen = [\"192.168.1.2\"]\nhttps_listen = [\"192.168.1.2:853\"]\n",
+			`nocontact.toml:3: dns.https_listen: `, []string{"already in tls_listen", `"192.168.1.2:443"`}},
+		{"https listen twice", "[dns]\nhttps_listen = [\"192.168.1.2\", \"192.168.1.2:443\"]\n",
+			`nocontact.toml:2: dns.https_listen: `, []string{"listed twice"}},
 		{"lan client bad bits", "[dns]\nlan_clients = [\"192.168.1.0/33\"]\n",
 			`nocontact.toml:2: dns.lan_clients: `, []string{`"192.168.1.0/24"`}},
 	}

@@ -473,6 +473,10 @@ func example(key string) string {
 		return `["system"]`
 	case "dns.lan_clients":
 		return `["192.168.1.0/24"]`
+	case "dns.tls_listen":
+		return `["192.168.1.20:853"]`
+	case "dns.https_listen":
+		return `["192.168.1.20:443"]`
 	case "pact.start":
 		return "2026-11-22T21:00:00"
 	case "pact.length":

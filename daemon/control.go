@@ -26,6 +26,7 @@ func (b backend) Status(ctx context.Context) (control.Status, error) {
 	for _, a := range d.srv.Addrs() {
 		out.Health.Listening = append(out.Health.Listening, a.String())
 	}
+	out.Health.Listening = append(out.Health.Listening, d.lan.listening()...)
 	d.mu.Lock()
 	up := d.up
 	d.mu.Unlock()
@@ -213,6 +214,7 @@ func (b backend) Reload(ctx context.Context) (control.ReloadResult, error) {
 	if err := b.d.Reload(); err != nil {
 		return control.ReloadResult{}, fmt.Errorf("the config was not reloaded, the previous one stays in force: %w", err)
 	}
+	b.d.applyLAN() // at once, so that the endpoints a reload adds serve when it returns
 	out := control.ReloadResult{Pending: []control.Pending{}}
 	for _, c := range b.d.Status().Pending {
 		out.Pending = append(out.Pending, pendingOf(c))

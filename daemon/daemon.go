@@ -154,6 +154,7 @@ type Daemon struct {
 	gen      uint64 // the last save's number (persisted.Gen)
 	wake     chan struct{}
 	srv      *dnsfilter.Server
+	lan      *lan               // the endpoints for the other devices of the network (lan.go)
 	loop     *upstream.LoopMark // one per process: a question carrying it came back to us
 	up       *upstream.Forwarder
 	mu       sync.Mutex
@@ -374,18 +375,19 @@ func New(opts Options) (d *Daemon, err error) {
 		ClientRate: clientRate(cfg.DNS.LANRateLimit),
 		// The installed service keeps its port to itself (see watchPort).
 		Exclusive: opts.Service,
-		OnBlocked: func(r match.Rule) {
+		OnBlocked: func(src netip.Addr, r match.Rule) {
 			p := r.Platform
 			if p == "" {
 				p = ownDomains
 			}
-			d.attempts.Record(p)
+			d.attempts.RecordFrom(device(src), p)
 			d.attemptsSoon()
 		},
 	}, policy)
 	if err != nil {
 		return nil, err
 	}
+	d.lan = newLAN(d)
 	return d, nil
 }
 
@@ -417,10 +419,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.watchPort()
 	go d.srv.CheckLoops(ctx)
+	d.applyLAN()
 	ctl, err := d.serveControl()
 	if err != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		d.lan.close()
 		if serr := d.srv.Shutdown(sctx); serr != nil {
 			d.log.Warn("the filter did not stop cleanly", "err", serr)
 		}
@@ -448,6 +452,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		wait := d.step()
 		d.keep(ctx)
 		d.watchPort()
+		d.applyLAN() // an address that came up since, a certificate to renew
 		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
@@ -456,6 +461,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			if cerr := ctl.Shutdown(sctx); cerr != nil {
 				d.log.Warn("the control socket did not close cleanly", "err", cerr)
 			}
+			d.lan.close()
 			err := d.srv.Shutdown(sctx)
 			d.saveAttempts()
 			d.mu.Lock()
@@ -660,8 +666,13 @@ func (d *Daemon) Reload() error {
 		cfg.DNS.LANRateLimit != d.cfg.DNS.LANRateLimit {
 		d.log.Warn("[dns] cache_size, min_ttl, max_ttl or lan_rate_limit changed: restart nocontact to apply them; the rest of the config is reloaded")
 	}
-	if fmt.Sprint(cfg.DNS.ListenAddrs) != fmt.Sprint(d.cfg.DNS.ListenAddrs) {
-		d.log.Warn("[dns] listen changed: restart nocontact to listen on the new addresses; the rest of the config is reloaded")
+	// New listen addresses are served at once, beside the filter's own
+	// listeners (lan.go); those the filter started with stay until it
+	// restarts.
+	for _, a := range d.cfg.DNS.ListenAddrs {
+		if !slices.Contains(cfg.DNS.ListenAddrs, a) {
+			d.log.Warn("[dns] listen no longer has an address nocontact started with: it keeps answering there until it restarts", "addr", a.String())
+		}
 	}
 	if !d.opts.Service && cfg.Daemon.StateDir != d.dir {
 		d.log.Warn("[daemon] state_dir changed: restart nocontact to move the state; it stays in " + d.dir)

@@ -66,7 +66,7 @@ func (s *Server) fastAnswer(dst, pkt []byte, src netip.Addr) ([]byte, bool) {
 				s.log.Debug("blocked", "name", strings.Clone(name), "platform", r.Platform, "rule", r.Domain)
 			}
 			if s.opts.OnBlocked != nil {
-				s.opts.OnBlocked(r)
+				s.opts.OnBlocked(src, r)
 			}
 		}
 		return out, ok

@@ -136,7 +136,7 @@ func newFastFixture(t testing.TB) *fastFixture {
 		Upstream:  fx.up,
 		Cache:     cache.New(cache.Options{Now: fx.clk.now}),
 		Loop:      upstream.NewLoopMark(),
-		OnBlocked: func(match.Rule) { fx.blocked.Add(1) },
+		OnBlocked: func(netip.Addr, match.Rule) { fx.blocked.Add(1) },
 	}, p)
 	if err != nil {
 		t.Fatal(err)

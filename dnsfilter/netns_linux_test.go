@@ -1,8 +1,13 @@
 package dnsfilter
 
 import (
+	"bytes"
+	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -12,6 +17,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/nocontact/nocontact/dnsfilter/dnstest"
 	"github.com/nocontact/nocontact/dnsfilter/upstream"
 	"golang.org/x/sys/unix"
 )
@@ -185,5 +191,108 @@ func TestNetnsLANClientRateLimited(t *testing.T) {
 	limit := 10 + int(elapsed.Seconds()*5) + 1
 	if answered == 0 || answered > limit {
 		t.Errorf("200 queries at once from a LAN client: %d answered, want 1 to %d", answered, limit)
+	}
+}
+
+// TestNetnsEncryptedEndpointsRefuseOutsiders: DNS over TLS and HTTPS from
+// another host are closed before the handshake unless the host is inside
+// lan_clients, and answered through the policy once it is.
+func TestNetnsEncryptedEndpointsRefuseOutsiders(t *testing.T) {
+	srvNS, cliNS := netnsPair(t)
+	up := startUpstream(t)
+	p, err := NewPolicy(testCatalog(t), Spec{Platforms: []string{"instagram"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwd, _ := upstream.NewForwarder([]netip.AddrPort{up}, 0, nil)
+	s, err := NewServer(Options{Listen: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}, Upstream: fwd}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(t.Context()) })
+	ca := dnstest.NewCA(t)
+	cert := ca.Leaf(t, nil, netip.MustParseAddr("10.77.0.1"))
+	ep := NewEndpoints(s)
+	t.Cleanup(ep.Close)
+	at := netip.MustParseAddrPort("10.77.0.1:0")
+	inNetns(t, srvNS, func() {
+		if errs := ep.Set(EndpointSpec{TLS: []netip.AddrPort{at}, HTTPS: []netip.AddrPort{at}, Cert: func() *tls.Certificate { return &cert }}); len(errs) > 0 {
+			err = errs[0]
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dotAddr, _ := ep.Bound("tls", at)
+	dohAddr, _ := ep.Bound("https", at)
+	dot, hc := endpointClients(ca)
+	hc.Transport.(*http.Transport).DialContext = dialInNetns(cliNS)
+	ask := func() (dotA, dohA string, dotErr, dohErr error) {
+		inNetns(t, cliNS, func() {
+			q := new(dns.Msg)
+			q.SetQuestion("instagram.com.", dns.TypeA)
+			var r *dns.Msg
+			if r, _, dotErr = dot.Exchange(q, dotAddr.String()); dotErr == nil {
+				dotA = firstA(r)
+			}
+			b, _ := q.Pack()
+			req, _ := http.NewRequest(http.MethodPost, "https://"+dohAddr.String()+DoHPath, bytes.NewReader(b))
+			req.Header.Set("Content-Type", "application/dns-message")
+			hc.CloseIdleConnections()
+			resp, err := hc.Do(req)
+			if dohErr = err; err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			m := new(dns.Msg)
+			if dohErr = m.Unpack(body); dohErr == nil {
+				dohA = firstA(m)
+			}
+		})
+		return
+	}
+	_, _, dotErr, dohErr := ask()
+	t.Logf("outside lan_clients: DoT %v; DoH %v", dotErr, dohErr)
+	if dotErr == nil || dohErr == nil {
+		t.Errorf("from 10.77.0.2, outside lan_clients: DoT err %v, DoH err %v; want both refused", dotErr, dohErr)
+	}
+	s.SetLANClients([]netip.Prefix{netip.MustParsePrefix("10.77.0.0/24")})
+	var dotA, dohA string
+	dotA, dohA, dotErr, dohErr = ask()
+	if dotErr != nil || dohErr != nil || dotA != "0.0.0.0" || dohA != "0.0.0.0" {
+		t.Errorf("from 10.77.0.2 inside lan_clients: DoT %q %v, DoH %q %v; want 0.0.0.0 from both", dotA, dotErr, dohA, dohErr)
+	}
+}
+
+// dialInNetns dials from the named namespace, for clients (like
+// net/http's) that dial on goroutines of their own.
+func dialInNetns(name string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		type result struct {
+			c   net.Conn
+			err error
+		}
+		ch := make(chan result, 1)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+			fd, err := unix.Open("/var/run/netns/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				ch <- result{nil, err}
+				return
+			}
+			defer unix.Close(fd)
+			if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+				ch <- result{nil, err}
+				return
+			}
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			ch <- result{c, err}
+		}()
+		r := <-ch
+		return r.c, r.err
 	}
 }

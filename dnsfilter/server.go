@@ -54,8 +54,9 @@ type Options struct {
 	// lines. Nil means quiet.
 	Logger *slog.Logger
 	// OnBlocked, when set, is called for every blocked lookup with the
-	// rule that blocked it. It runs on the query path: keep it short.
-	OnBlocked func(match.Rule)
+	// client that asked and the rule that blocked it. It runs on the
+	// query path: keep it short.
+	OnBlocked func(src netip.Addr, r match.Rule)
 	// ClientRate is the queries per second each client off this machine
 	// may send (twice that in a burst); more are dropped. Zero means
 	// DefaultClientRate; negative means no limit.
@@ -382,7 +383,7 @@ func (s *Server) Answer(ctx context.Context, src netip.Addr, q *dns.Msg) *dns.Ms
 	r, matched := p.Match(name)
 	if matched && r.Action == match.Block {
 		s.log.Debug("blocked", "name", name, "platform", r.Platform, "rule", r.Domain)
-		return s.blocked(q, r)
+		return s.blocked(src, q, r)
 	}
 	if q.Question[0].Qtype == dns.TypeANY {
 		return anyAnswer(q)
@@ -397,15 +398,15 @@ func (s *Server) Answer(ctx context.Context, src netip.Addr, q *dns.Msg) *dns.Ms
 		// name must not lead into a blocked domain through its answer.
 		if br, ok := blockedTarget(p, resp); ok {
 			s.log.Debug("blocked by answer", "name", name, "target", br.Domain, "platform", br.Platform)
-			return s.blocked(q, br)
+			return s.blocked(src, q, br)
 		}
 	}
 	return resp
 }
 
-func (s *Server) blocked(q *dns.Msg, r match.Rule) *dns.Msg {
+func (s *Server) blocked(src netip.Addr, q *dns.Msg, r match.Rule) *dns.Msg {
 	if s.opts.OnBlocked != nil {
-		s.opts.OnBlocked(r)
+		s.opts.OnBlocked(src, r)
 	}
 	return blockedAnswer(q, r.Domain, r.Platform)
 }

@@ -48,7 +48,8 @@ type testServer struct {
 	*Server
 	addr    string
 	mu      sync.Mutex
-	blocked []string // platforms reported through OnBlocked
+	blocked []string     // platforms reported through OnBlocked
+	srcs    []netip.Addr // and the clients
 }
 
 // startFilter starts the real filter on 127.0.0.1 port 0 in front of a real
@@ -68,9 +69,10 @@ func startFilter(t testing.TB, spec Spec, lan ...netip.Prefix) *testServer {
 		Listen:     []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")},
 		LANClients: lan,
 		Upstream:   fwd,
-		OnBlocked: func(r match.Rule) {
+		OnBlocked: func(src netip.Addr, r match.Rule) {
 			ts.mu.Lock()
 			ts.blocked = append(ts.blocked, r.Platform)
+			ts.srcs = append(ts.srcs, src)
 			ts.mu.Unlock()
 		},
 	}, p)

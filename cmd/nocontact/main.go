@@ -26,7 +26,7 @@ var version = "dev"
 // env is what a subcommand may touch of the outside world.
 type env struct {
 	stdout, stderr io.Writer
-	// stdin is where questions are answered (start, unlock); nil reads
+	// stdin is where questions are answered (start, unlock, phone); nil reads
 	// nothing. interactive is set when a person is there to answer: stdin
 	// is a terminal.
 	stdin       io.Reader
@@ -70,6 +70,8 @@ func commands() []command {
 		{"run", "--config FILE", "run the DNS filter in the foreground (a trial, unless the settings begin a pact)", cmdRun},
 		{"check", "[--config FILE | --socket PATH] NAME...", "say whether each name is blocked or allowed, and by which rule", cmdCheck},
 		{"platforms", "", "list the platforms nocontact can block", cmdPlatforms},
+		{"export", "--format hosts|dnsmasq|unbound|adblock|rpz|json [-o FILE] [--config FILE | --socket PATH] [--from-config]", "write what is blocked for a router, a Pi-hole or a home DNS server", cmdExport},
+		{"phone", "[--address IP/BITS] [--wifi NAME] [--profile FILE] [--yes] [--config FILE | --socket PATH]", "set up your phone to use this computer's nocontact on your home network", cmdPhone},
 		{"install", "[--config FILE]", "install nocontact as a service and point this computer's DNS at it (administrator)", cmdInstall},
 		{"doctor", "[--config FILE]", "check that nocontact is installed, answering and in the path of every lookup", cmdDoctor},
 		{"uninstall", "[--purge]", "remove nocontact; while your pact holds, it waits out the cooldown (administrator)", cmdUninstall},

@@ -23,6 +23,11 @@ const (
 	// platform are taken as part of the same attempt. The window slides:
 	// an app retrying every few seconds in the background counts once.
 	DefaultBurst = 10 * time.Second
+	// maxSeen bounds the bursts remembered (one per device and platform):
+	// past it, the ones that ended are forgotten, and if that is not
+	// enough (a flood from many addresses), all of them, which at worst
+	// counts one burst twice.
+	maxSeen = 4096
 	// KeepDays is how many local days of counts are kept.
 	KeepDays = 90
 	// dayFormat names a local calendar day.
@@ -46,7 +51,7 @@ type Counter struct {
 
 	mu       sync.Mutex
 	days     map[string]map[string]int // local day → platform → attempts
-	lastSeen map[string]time.Time      // platform → last lookup, for bursts
+	lastSeen map[seenKey]time.Time     // device and platform → last lookup, for bursts
 	changed  bool
 }
 
@@ -59,16 +64,37 @@ func New(now func() time.Time, loc *time.Location) *Counter {
 	if loc == nil {
 		loc = time.Local
 	}
-	return &Counter{now: now, loc: loc, burst: DefaultBurst, days: map[string]map[string]int{}, lastSeen: map[string]time.Time{}}
+	return &Counter{now: now, loc: loc, burst: DefaultBurst, days: map[string]map[string]int{}, lastSeen: map[seenKey]time.Time{}}
 }
 
-// Record notes one blocked lookup for platform.
-func (c *Counter) Record(platform string) {
+// seenKey names a burst: one device's lookups of one platform.
+type seenKey struct{ device, platform string }
+
+// Record notes one blocked lookup for platform, from this computer.
+func (c *Counter) Record(platform string) { c.RecordFrom("", platform) }
+
+// RecordFrom notes one blocked lookup for platform from a device (its
+// address; "" for this computer). Each device's lookups make bursts of
+// their own: a phone reaching for a platform while the computer's
+// browser retries it is a second attempt. The count itself is per
+// platform: which device it was is not kept.
+func (c *Counter) RecordFrom(device, platform string) {
 	t := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	last, seen := c.lastSeen[platform]
-	c.lastSeen[platform] = t
+	k := seenKey{device, platform}
+	last, seen := c.lastSeen[k]
+	if !seen && len(c.lastSeen) >= maxSeen {
+		for k, l := range c.lastSeen {
+			if t.Sub(l) >= c.burst || t.Before(l) {
+				delete(c.lastSeen, k)
+			}
+		}
+		if len(c.lastSeen) >= maxSeen {
+			clear(c.lastSeen)
+		}
+	}
+	c.lastSeen[k] = t
 	if seen && t.Sub(last) >= 0 && t.Sub(last) < c.burst {
 		return
 	}

@@ -1,6 +1,7 @@
 package attempts
 
 import (
+	"fmt"
 	"maps"
 	"testing"
 	"time"
@@ -48,6 +49,39 @@ func TestBurstsCountOnce(t *testing.T) {
 	want := map[string]Count{"instagram": {2, 2}, "tiktok": {1, 1}}
 	if got := c.Summary(); !maps.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// TestBurstsPerDevice: the phone reaching for a platform while this
+// computer's lookups of it make a burst is an attempt of its own; each
+// device's retries still count once.
+func TestBurstsPerDevice(t *testing.T) {
+	clk := &fakeClock{}
+	clk.set("2026-11-22 02:00:00", time.UTC)
+	c := New(clk.now, time.UTC)
+	c.Record("instagram")
+	c.RecordFrom("192.168.1.30", "instagram")
+	clk.add(time.Second)
+	c.RecordFrom("192.168.1.30", "instagram") // its own retry
+	c.Record("instagram")
+	c.RecordFrom("192.168.1.31", "instagram") // a second phone
+	want := map[string]Count{"instagram": {3, 3}}
+	if got := c.Summary(); !maps.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// TestBurstMemoryIsBounded: a flood of lookups from ever new addresses
+// does not grow the memory of bursts past its bound.
+func TestBurstMemoryIsBounded(t *testing.T) {
+	clk := &fakeClock{}
+	clk.set("2026-11-22 02:00:00", time.UTC)
+	c := New(clk.now, time.UTC)
+	for i := range 3 * maxSeen {
+		c.RecordFrom(fmt.Sprint("10.0.", i/256, ".", i%256), "instagram")
+	}
+	if n := len(c.lastSeen); n > maxSeen {
+		t.Errorf("%d bursts remembered, want at most %d", n, maxSeen)
 	}
 }
 

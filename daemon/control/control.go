@@ -2,7 +2,8 @@
 // command line: JSON over HTTP on a unix socket (Linux, macOS) or named
 // pipes (Windows).
 //
-// Any local user may read (status, check); every change (unlock, cancel,
+// Any local user may read (status, check, the blocklist, the LAN
+// endpoints and the public certificate of their CA); every change (unlock, cancel,
 // reload, uninstall) needs root or Administrator, or the user the daemon itself runs
 // as. On unix the peer's credentials decide (SO_PEERCRED, LOCAL_PEERCRED);
 // on Windows two pipes do, the changing one open only to Administrators
@@ -278,4 +279,5 @@ type Backend interface {
 	Cancel(ctx context.Context, id string) (CancelResult, error)
 	Reload(ctx context.Context) (ReloadResult, error)
 	Uninstall(ctx context.Context) (UninstallResult, error)
+	LANBackend
 }

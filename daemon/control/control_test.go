@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nocontact/nocontact/dnsfilter/export"
 )
 
 // fakeBackend records the calls it gets.
@@ -54,6 +56,16 @@ func (f *fakeBackend) Reload(context.Context) (ReloadResult, error) {
 func (f *fakeBackend) Uninstall(context.Context) (UninstallResult, error) {
 	f.note("uninstall")
 	return UninstallResult{Pending: &Pending{ID: "c2", Change: "remove nocontact from this computer", Effective: time.Unix(1e9, 0).UTC()}}, nil
+}
+
+func (f *fakeBackend) Blocklist(context.Context) (export.List, error) {
+	f.note("blocklist")
+	return export.List{Blocked: []export.Domain{{Domain: "instagram.com", Platform: "instagram"}}}, nil
+}
+
+func (f *fakeBackend) LAN(context.Context) (LAN, error) {
+	f.note("lan")
+	return LAN{Clients: []string{"192.168.1.0/24"}, CA: "-----BEGIN CERTIFICATE-----"}, nil
 }
 
 func (f *fakeBackend) Calls() []string {
@@ -135,6 +147,14 @@ func TestReadersCannotChange(t *testing.T) {
 	if _, err := c.Check(ctx, []string{"x.com"}); err != nil {
 		t.Errorf("a reader's Check: %v", err)
 	}
+	// What is blocked, and the LAN endpoints with their CA's public
+	// certificate, are for anyone on the computer to read.
+	if l, err := c.Blocklist(ctx); err != nil || len(l.Blocked) != 1 || l.Blocked[0].Domain != "instagram.com" {
+		t.Errorf("a reader's Blocklist: %+v, %v", l, err)
+	}
+	if l, err := c.LAN(ctx); err != nil || l.Clients[0] != "192.168.1.0/24" || l.CA == "" {
+		t.Errorf("a reader's LAN: %+v, %v", l, err)
+	}
 	for name, call := range map[string]func() error{
 		"unlock":    func() error { _, err := c.Unlock(ctx); return err },
 		"cancel":    func() error { _, err := c.Cancel(ctx, ""); return err },
@@ -145,8 +165,8 @@ func TestReadersCannotChange(t *testing.T) {
 			t.Errorf("a reader's %s: err %v, want ErrNotAllowed", name, err)
 		}
 	}
-	if got := b.Calls(); len(got) != 2 {
-		t.Errorf("backend saw %v, want only status and check", got)
+	if got := b.Calls(); len(got) != 4 {
+		t.Errorf("backend saw %v, want only status, check, blocklist and lan", got)
 	}
 }
 

@@ -50,6 +50,8 @@ func NewServer(backend Backend, log *slog.Logger) *Server {
 	mux.HandleFunc("POST "+PathCancel, s.admin(s.cancel))
 	mux.HandleFunc("POST "+PathReload, s.admin(s.reload))
 	mux.HandleFunc("POST "+PathUninstall, s.admin(s.uninstall))
+	mux.HandleFunc("GET "+PathBlocklist, s.blocklist)
+	mux.HandleFunc("GET "+PathLAN, s.lan)
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
