@@ -96,8 +96,21 @@ var tables = []struct{ file, proto string }{
 // exist (IPv6 turned off) is skipped.
 func (p Proc) Bound(addrs []netip.AddrPort) ([]Socket, error) {
 	var out []Socket
+	// /proc/net is the network namespace of the process's main thread,
+	// which a goroutine locked to it may have moved (setns); the calling
+	// thread's own view is the one its sockets live in.
+	net := ""
+	if p.Dir == "" {
+		if _, err := os.Stat("/proc/thread-self/net"); err == nil {
+			net = "/proc/thread-self"
+		}
+	}
 	for _, t := range tables {
-		f, err := os.Open(filepath.Join(p.dir(), t.file))
+		path := filepath.Join(p.dir(), t.file)
+		if net != "" {
+			path = filepath.Join(net, t.file)
+		}
+		f, err := os.Open(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -107,7 +120,7 @@ func (p Proc) Bound(addrs []netip.AddrPort) ([]Socket, error) {
 		socks, err := ParseTable(f, t.proto)
 		f.Close()
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Join(p.dir(), t.file), err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		for _, s := range socks {
 			if slices.ContainsFunc(addrs, func(a netip.AddrPort) bool { return Overlap(a, s.Addr) }) {
