@@ -151,9 +151,9 @@ type Forwarder struct {
 type up struct {
 	srv     Server
 	name    string
-	t       transport // TLS and HTTPS; plain ones use pool and tcp
-	pool    *udpPool  // plain upstreams: UDP
-	tcp     *plain    // plain upstreams: TCP, when an answer is truncated
+	t       transport   // TLS and HTTPS; plain ones use pool and tcp
+	pool    *udpPool    // plain upstreams: UDP
+	tcp     *plain      // plain upstreams: TCP, when an answer is truncated
 	dropped atomic.Bool // loops back to us: never asked again
 
 	mu        sync.Mutex
