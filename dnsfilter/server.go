@@ -81,6 +81,9 @@ type Server struct {
 	flights    flights
 	loopLogged atomic.Bool
 
+	wmu      sync.Mutex
+	wflights map[cache.Key]*wireJob // wire-level questions in flight
+
 	limiter        *rateLimiter
 	slow           chan struct{} // a place per slow-path query under way
 	slowFullLogged atomic.Bool
@@ -384,14 +387,19 @@ func (s *Server) Answer(ctx context.Context, src netip.Addr, q *dns.Msg) *dns.Ms
 	if matched && r.Action == match.Watch {
 		capTTL = WatchedTTL
 	}
-	resp := s.resolve(ctx, q, capTTL)
-	if resp.Rcode == dns.RcodeSuccess && !(matched && r.Action == match.Allow) {
-		// An allowed name stays reachable whatever it points to; any other
-		// name must not lead into a blocked domain through its answer.
-		if br, ok := blockedTarget(p, resp); ok {
-			s.log.Debug("blocked by answer", "name", name, "target", br.Domain, "platform", br.Platform)
-			return s.blocked(q, br)
-		}
+	return s.checkTarget(q, s.resolve(ctx, q, capTTL), p, matched && r.Action == match.Allow)
+}
+
+// checkTarget gives the blocked answer in place of resp when resp leads
+// into a blocked domain through a CNAME, DNAME, HTTPS or SVCB target. An
+// allowed name (allow) stays reachable whatever it points to.
+func (s *Server) checkTarget(q, resp *dns.Msg, p *Policy, allow bool) *dns.Msg {
+	if resp.Rcode != dns.RcodeSuccess || allow {
+		return resp
+	}
+	if br, ok := blockedTarget(p, resp); ok {
+		s.log.Debug("blocked by answer", "name", q.Question[0].Name, "target", br.Domain, "platform", br.Platform)
+		return s.blocked(q, br)
 	}
 	return resp
 }
@@ -430,19 +438,35 @@ func (s *Server) resolve(ctx context.Context, q *dns.Msg, capTTL uint32) *dns.Ms
 		return resp, err
 	})
 	if err != nil {
-		if c != nil {
-			if h, ok := c.Stale(k); ok {
-				if resp := s.fromCache(q, h, capTTL); resp != nil {
-					s.log.Debug("no upstream answered: serving a stale answer", "name", q.Question[0].Name, "err", err)
-					return resp
-				}
-			}
-		}
-		s.log.Debug("forwarding failed", "name", q.Question[0].Name, "err", err)
-		return reply(q, dns.RcodeServerFailure)
+		return s.failure(q, k, capTTL, err)
 	}
 	return shape(q, msg.Copy(), capTTL)
 }
+
+// failure answers q when no upstream answered it (err): with the stale
+// answer from the cache if there is one (RFC 8767), else SERVFAIL, with
+// an Extended DNS Error 22 ("No Reachable Authority") when the upstreams
+// were not even asked because all of them failed moments ago.
+func (s *Server) failure(q *dns.Msg, k cache.Key, capTTL uint32, err error) *dns.Msg {
+	if c := s.opts.Cache; c != nil {
+		if h, ok := c.Stale(k); ok {
+			if resp := s.fromCache(q, h, capTTL); resp != nil {
+				s.log.Debug("no upstream answered: serving a stale answer", "name", q.Question[0].Name, "err", err)
+				return resp
+			}
+		}
+	}
+	s.log.Debug("forwarding failed", "name", q.Question[0].Name, "err", err)
+	m := reply(q, dns.RcodeServerFailure)
+	if o := m.IsEdns0(); o != nil && errors.Is(err, upstream.ErrAllDown) {
+		o.Option = append(o.Option, &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeNoReachableAuthority, ExtraText: allDownText})
+	}
+	return m
+}
+
+// allDownText is the Extended DNS Error text of a SERVFAIL given without
+// asking, every upstream having failed moments ago.
+const allDownText = "no upstream resolver answers; nocontact is checking them again"
 
 // exchange asks the upstreams the question q, with only our own EDNS
 // record: nothing of the client's (client subnet, cookies) leaves the

@@ -181,6 +181,7 @@ func (u *udpServer) serve(c *net.UDPConn) {
 		return true
 	}
 	failures := 0
+	var m miss
 	for {
 		if err := rc.Read(recv); err != nil || serr != nil {
 			if err == nil {
@@ -204,11 +205,15 @@ func (u *udpServer) serve(c *net.UDPConn) {
 			if !u.s.admit(src) {
 				continue
 			}
-			if a, ok := u.s.fastAnswer(outBufs[nout][:0], pkt, src); ok && len(a) > 0 {
+			a, res := u.s.fastPath(outBufs[nout][:0], pkt, src, &m)
+			switch {
+			case res == fastAnswered && len(a) > 0:
 				out.setBuf(nout, a)
 				out.addrs[nout] = in.addrs[i]
 				out.hdrs[nout].Hdr.Namelen = in.hdrs[i].Hdr.Namelen
 				nout++
+				continue
+			case res == fastMiss && u.s.forward(c, pkt, from, &m):
 				continue
 			}
 			u.slow(c, pkt, from)

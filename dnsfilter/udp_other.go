@@ -25,6 +25,7 @@ func (u *udpServer) serve(c *net.UDPConn) {
 	in := make([]byte, UDPSize)
 	out := make([]byte, 0, UDPSize)
 	failures := 0
+	var m miss
 	for {
 		n, from, err := c.ReadFromUDPAddrPort(in)
 		if err != nil {
@@ -38,8 +39,14 @@ func (u *udpServer) serve(c *net.UDPConn) {
 		if !u.s.admit(from.Addr().Unmap()) {
 			continue
 		}
-		if a, ok := u.s.fastAnswer(out[:0], in[:n], from.Addr().Unmap()); ok {
-			c.WriteToUDPAddrPort(a, from)
+		a, res := u.s.fastPath(out[:0], in[:n], from.Addr().Unmap(), &m)
+		switch {
+		case res == fastAnswered:
+			if _, err := c.WriteToUDPAddrPort(a, from); err != nil {
+				u.s.log.Debug("writing an answer failed", "client", from.Addr().String(), "err", err)
+			}
+			continue
+		case res == fastMiss && u.s.forward(c, in[:n], from, &m):
 			continue
 		}
 		u.slow(c, in[:n], from)
