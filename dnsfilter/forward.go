@@ -60,6 +60,7 @@ type wireJob struct {
 	s       *Server
 	m       miss // of the first client
 	clients []*wireClient
+	out     [UDPSize]byte // the answer being written (on the stack it would escape)
 }
 
 var (
@@ -128,9 +129,8 @@ func (j *wireJob) Done(a *upstream.Answer, err error) {
 	s.wmu.Lock()
 	delete(s.wflights, m.k)
 	s.wmu.Unlock()
-	var buf [UDPSize]byte
 	for _, cl := range j.clients {
-		out := s.wireAnswer(buf[:0], cl, m, a, err)
+		out := s.wireAnswer(j.out[:0], cl, m, a, err)
 		if len(out) > 0 {
 			if _, werr := cl.conn.WriteToUDPAddrPort(out, cl.to); werr != nil {
 				s.log.Debug("writing an answer failed", "client", cl.to.Addr().String(), "err", werr)
@@ -141,7 +141,7 @@ func (j *wireJob) Done(a *upstream.Answer, err error) {
 		wireClients.Put(cl)
 	}
 	clear(j.clients)
-	*j = wireJob{clients: j.clients[:0]}
+	j.s, j.m, j.clients = nil, miss{}, j.clients[:0]
 	wireJobs.Put(j)
 }
 
