@@ -42,7 +42,7 @@ import (
 // wireForwarder is an upstream that takes questions at the wire level
 // (upstream.Forwarder).
 type wireForwarder interface {
-	Forward(q upstream.Question, w upstream.Waiter) error
+	Forward(q upstream.Question, w upstream.Waiter, b *upstream.SendBatch) error
 }
 
 // wireClient is one client waiting for a forwarded answer.
@@ -70,9 +70,10 @@ var (
 
 // forward sends the question pkt (read by the fast path into m) from
 // the client at from, which asked on conn, to the upstreams at the wire
-// level; it reports false when it cannot (the upstream takes no
-// wire-level questions), for the slow path to take it.
-func (s *Server) forward(conn *net.UDPConn, pkt []byte, from netip.AddrPort, m *miss) bool {
+// level, the query waiting in b (when not nil) for the caller's Flush; it
+// reports false when it cannot (the upstream takes no wire-level
+// questions), for the slow path to take it.
+func (s *Server) forward(conn *net.UDPConn, pkt []byte, from netip.AddrPort, m *miss, b *upstream.SendBatch) bool {
 	fw, ok := (*s.upstream.Load()).(wireForwarder)
 	if !ok || len(pkt) > len(wireClient{}.buf) {
 		return false
@@ -107,7 +108,7 @@ func (s *Server) forward(conn *net.UDPConn, pkt []byte, from netip.AddrPort, m *
 		CD:      m.q.CD(),
 		DO:      m.q.DO,
 		UDPSize: UDPSize,
-	}, j)
+	}, j, b)
 	if err != nil {
 		j.Done(nil, err)
 	}
@@ -129,12 +130,30 @@ func (j *wireJob) Done(a *upstream.Answer, err error) {
 	s.wmu.Lock()
 	delete(s.wflights, m.k)
 	s.wmu.Unlock()
+	var sink *answerSink
+	if a != nil && a.Batch != nil {
+		// Answers read together are written together, at the end of the
+		// reader's batch.
+		if sink, _ = a.Batch.Local.(*answerSink); sink == nil {
+			sink = &answerSink{s: s}
+			a.Batch.Local = sink
+		}
+		a.Batch.Defer(sink)
+	}
 	for _, cl := range j.clients {
-		out := s.wireAnswer(j.out[:0], cl, m, a, err)
-		if len(out) > 0 {
-			if _, werr := cl.conn.WriteToUDPAddrPort(out, cl.to); werr != nil {
-				s.log.Debug("writing an answer failed", "client", cl.to.Addr().String(), "err", werr)
+		if sink != nil {
+			if buf := sink.next(); buf != nil {
+				if out := s.wireAnswer(buf, cl, m, a, err); len(out) > 0 {
+					sink.add(cl.conn, cl.to, out)
+				}
+				s.slowDone()
+				*cl = wireClient{}
+				wireClients.Put(cl)
+				continue
 			}
+		}
+		if out := s.wireAnswer(j.out[:0], cl, m, a, err); len(out) > 0 {
+			s.writeAnswer(cl.conn, cl.to, out)
 		}
 		s.slowDone()
 		*cl = wireClient{}
@@ -253,4 +272,62 @@ func (s *Server) appendForwarded(dst []byte, cl *wireClient, m *miss, pkt []byte
 		return dst[:start], false
 	}
 	return out, true
+}
+
+// writeAnswer writes one answer to a UDP client.
+func (s *Server) writeAnswer(c *net.UDPConn, to netip.AddrPort, b []byte) {
+	if _, err := c.WriteToUDPAddrPort(b, to); err != nil {
+		s.log.Debug("writing an answer failed", "client", to.Addr().String(), "err", err)
+	}
+}
+
+// sinkSize is how many answers an answerSink holds before it writes
+// them.
+const sinkSize = 32
+
+// answerSink keeps the answers written during one batch of upstream
+// answers, for one upstream socket's reader, and writes them to the
+// clients when the batch ends: with one sendmmsg per listening socket on
+// Linux (sendAnswers). It lasts as long as the reader.
+type answerSink struct {
+	s     *Server
+	n     int
+	conns [sinkSize]*net.UDPConn
+	to    [sinkSize]netip.AddrPort
+	lens  [sinkSize]int
+	bufs  [sinkSize][UDPSize]byte
+	out   *answerBatch // the OS's batch (udp_linux.go, udp_other.go)
+}
+
+// next returns the buffer for the next answer, writing the ones held
+// first if the sink is full.
+func (k *answerSink) next() []byte {
+	if k.n == sinkSize {
+		k.Flush()
+	}
+	return k.bufs[k.n][:0]
+}
+
+// add keeps the answer b, written into the buffer next returned.
+func (k *answerSink) add(c *net.UDPConn, to netip.AddrPort, b []byte) {
+	if len(b) > UDPSize || &b[0] != &k.bufs[k.n][0] {
+		k.s.writeAnswer(c, to, b) // it outgrew its buffer: the slow path packed it elsewhere
+		return
+	}
+	k.conns[k.n], k.to[k.n], k.lens[k.n] = c, to, len(b)
+	k.n++
+}
+
+// Flush writes the answers held, grouped by the socket they leave from.
+func (k *answerSink) Flush() {
+	for i := 0; i < k.n; {
+		j := i + 1
+		for j < k.n && k.conns[j] == k.conns[i] {
+			j++
+		}
+		k.sendGroup(i, j)
+		i = j
+	}
+	clear(k.conns[:k.n])
+	k.n = 0
 }

@@ -84,7 +84,7 @@ func (u *packetUpstream) Exchange(_ context.Context, q *dns.Msg) (*dns.Msg, erro
 	return m, m.Unpack(a.Pkt)
 }
 
-func (u *packetUpstream) Forward(q upstream.Question, w upstream.Waiter) error {
+func (u *packetUpstream) Forward(q upstream.Question, w upstream.Waiter, _ *upstream.SendBatch) error {
 	name, _, err := dns.UnpackDomainName(q.Name, 0)
 	if err != nil {
 		return err
@@ -175,7 +175,7 @@ func (fp *forwardPair) viaWire(t testing.TB, pkt []byte) []byte {
 			}
 		}
 		before := fp.upW.asked.Load()
-		if !fp.wire.forward(fp.srv, pkt, fp.cli.LocalAddr().(*net.UDPAddr).AddrPort(), &m) {
+		if !fp.wire.forward(fp.srv, pkt, fp.cli.LocalAddr().(*net.UDPAddr).AddrPort(), &m, nil) {
 			t.Fatal("the wire forwarder did not take the question")
 		}
 		if fp.upW.asked.Load() == before {

@@ -46,9 +46,19 @@ func (u *udpServer) serve(c *net.UDPConn) {
 				u.s.log.Debug("writing an answer failed", "client", from.Addr().String(), "err", err)
 			}
 			continue
-		case res == fastMiss && u.s.forward(c, in[:n], from, &m):
+		case res == fastMiss && u.s.forward(c, in[:n], from, &m, nil):
 			continue
 		}
 		u.slow(c, in[:n], from)
+	}
+}
+
+// answerBatch: other OSes write answers one at a time.
+type answerBatch struct{}
+
+// sendGroup writes answers i..j-1 one by one.
+func (k *answerSink) sendGroup(i, j int) {
+	for x := i; x < j; x++ {
+		k.s.writeAnswer(k.conns[x], k.to[x], k.bufs[x][:k.lens[x]])
 	}
 }

@@ -41,6 +41,8 @@ type Answer struct {
 	// not read it; Msg is then the answer unpacked by miekg/dns.
 	Parsed *wire.Response
 	Msg    *dns.Msg
+	// Batch is the batch of answers Pkt was read with, or nil.
+	Batch *Batch
 }
 
 // Rcode returns the answer's rcode, with the extended bits of its OPT
@@ -85,7 +87,8 @@ type call struct {
 	qtype, qclass uint16
 	query         *dns.Msg // the caller's question for Exchange; nil for Forward
 	deadline      time.Time
-	single        bool // one try only: probes and ExchangeWith
+	single        bool       // one try only: probes and ExchangeWith
+	batch         *SendBatch // where the first try's query waits to be sent
 
 	order, again []*up
 	next, pass   int
@@ -124,8 +127,10 @@ func (c *call) qname() []byte { return c.pkt[wire.HeaderLen:c.nameEnd] }
 // when the question cannot be sent at all (every upstream down in the
 // last few seconds: ErrAllDown; too many in flight: ErrBusy). Plain
 // upstreams are asked straight from the packet: the answer reaches w as
-// it arrived, with its parse when wire.ParseResponse can read it.
-func (f *Forwarder) Forward(q Question, w Waiter) error {
+// it arrived, with its parse when wire.ParseResponse can read it. With a
+// batch b, the first query to a plain upstream waits in b until
+// b.Flush; with nil it is sent at once.
+func (f *Forwarder) Forward(q Question, w Waiter, b *SendBatch) error {
 	if len(q.Name) == 0 || len(q.Name) > wire.MaxName {
 		return errors.New("upstream: bad question name")
 	}
@@ -147,6 +152,7 @@ func (f *Forwarder) Forward(q Question, w Waiter) error {
 	c.nameEnd = wire.HeaderLen + len(q.Name)
 	c.qtype, c.qclass = q.Qtype, q.Qclass
 	c.deadline = time.Now().Add(f.total)
+	c.batch = b
 	c.step()
 	return nil
 }
@@ -289,12 +295,19 @@ func (c *call) try(u *up) {
 	if end.After(c.deadline) {
 		end = c.deadline
 	}
+	b := c.batch
+	c.batch = nil
 	if u.pool == nil {
 		go c.tryMsg(u, end)
 		return
 	}
-	s, err := u.pool.pick()
-	if err == nil {
+	var s *poolSock
+	var err error
+	if b != nil {
+		if s, err = u.pool.pickIn(b); err == nil {
+			err = s.queue(c, end, b)
+		}
+	} else if s, err = u.pool.pick(); err == nil {
 		err = s.send(c, end)
 	}
 	if err != nil {

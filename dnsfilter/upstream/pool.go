@@ -87,6 +87,24 @@ func (p *udpPool) pick() (*poolSock, error) {
 	return s, nil
 }
 
+// pickIn returns the socket batch b uses for this upstream, picking one
+// on its first query here.
+func (p *udpPool) pickIn(b *SendBatch) (*poolSock, error) {
+	for _, pk := range b.picks {
+		if pk.pool == p {
+			p.mu.Lock()
+			pk.sock.used++
+			p.mu.Unlock()
+			return pk.sock, nil
+		}
+	}
+	s, err := p.pick()
+	if err == nil {
+		b.picks = append(b.picks, pick{p, s})
+	}
+	return s, err
+}
+
 // open makes a new connected socket and starts reading it.
 func (p *udpPool) open() (*poolSock, error) {
 	c, err := net.DialUDP("udp", nil, p.addr)
@@ -130,6 +148,9 @@ type poolSock struct {
 	armed   time.Time // when the timer fires; zero when stopped
 	retired bool      // no new queries; closed once the last one ends
 	closed  bool
+	out     []*call // registered, waiting for flushOut
+	outPkts [][]byte
+	w       writer // sends batches (pool_linux.go, pool_other.go)
 }
 
 func (s *poolSock) isClosed() bool {
@@ -169,6 +190,69 @@ func (s *poolSock) send(c *call, deadline time.Time) error {
 		s.timer.Reset(time.Until(deadline))
 	}
 	return nil
+}
+
+// queue registers c's query as send does, but leaves it in s.out for
+// flushOut, which b calls.
+func (s *poolSock) queue(c *call, deadline time.Time, b *SendBatch) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errClosed
+	}
+	id := uint16(rand.Uint32())
+	for tries := 0; s.calls[id] != nil; tries++ {
+		if tries > 64 {
+			return errors.New("no free query ID on the socket")
+		}
+		id = uint16(rand.Uint32())
+	}
+	binary.BigEndian.PutUint16(c.pkt, id)
+	c.id, c.sock, c.tryDeadline = id, s, deadline
+	s.calls[id] = c
+	heap.Push(&s.byTime, c)
+	if s.armed.IsZero() || deadline.Before(s.armed) {
+		s.armed = deadline
+		s.timer.Reset(time.Until(deadline))
+	}
+	s.out = append(s.out, c)
+	b.add(s)
+	return nil
+}
+
+// flushOut sends the queries queued on s, those still in flight (a
+// query cannot end before it is sent, unless the socket failed), with as
+// few system calls as the OS allows; the ones that cannot be sent fail.
+func (s *poolSock) flushOut() {
+	var failed []*call
+	var ferr error
+	s.mu.Lock()
+	pkts := s.outPkts[:0]
+	live := s.out[:0]
+	for _, c := range s.out {
+		if c.sock == s && s.calls[c.id] == c {
+			pkts = append(pkts, c.pkt)
+			live = append(live, c)
+		}
+	}
+	sent, err := s.w.writeBatch(s.conn, pkts)
+	if err != nil {
+		ferr = err
+		for _, c := range live[sent:] {
+			if c.sock == s && s.calls[c.id] == c {
+				s.removeLocked(c)
+				failed = append(failed, c)
+			}
+		}
+	}
+	clear(s.out)
+	s.out = s.out[:0]
+	clear(pkts)
+	s.outPkts = pkts[:0]
+	s.mu.Unlock()
+	for _, c := range failed {
+		c.after(nil, ferr)
+	}
 }
 
 func (s *poolSock) removeLocked(c *call) {
@@ -242,6 +326,7 @@ type dropped struct{ n atomic.Uint64 }
 type reader struct {
 	r wire.Response
 	a Answer
+	b Batch
 }
 
 // deliver matches one datagram read from s with its query and ends that
@@ -257,7 +342,7 @@ func (s *poolSock) deliver(pkt []byte, rd *reader) {
 	var qn []byte
 	var qtype, qclass uint16
 	if wire.ParseResponse(pkt, &rd.r) {
-		*a = Answer{Pkt: pkt, Parsed: &rd.r}
+		*a = Answer{Pkt: pkt, Parsed: &rd.r, Batch: &rd.b}
 		qtype, qclass = rd.r.Qtype, rd.r.Qclass
 	} else {
 		m := new(dns.Msg)
@@ -270,7 +355,7 @@ func (s *poolSock) deliver(pkt []byte, rd *reader) {
 			f.dropped.n.Add(1)
 			return
 		}
-		*a = Answer{Pkt: pkt, Msg: m}
+		*a = Answer{Pkt: pkt, Msg: m, Batch: &rd.b}
 		qn, qtype, qclass = qname[:n], m.Question[0].Qtype, m.Question[0].Qclass
 	}
 	id := binary.BigEndian.Uint16(pkt)

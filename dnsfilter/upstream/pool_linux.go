@@ -80,5 +80,61 @@ func (s *poolSock) read() {
 		for i := range n {
 			s.deliver(b.bufs[i][:b.hdrs[i].Len], rd)
 		}
+		rd.b.end()
 	}
+}
+
+// writer sends a socket's queued queries with sendmmsg; its arrays are
+// made on first use and kept (the kernel reads them; they live on the
+// heap).
+type writer struct {
+	hdrs []unix.Mmsghdr
+	iovs []unix.Iovec
+}
+
+// writeBatch sends pkts on c, the socket's lock held, and returns how
+// many went out before an error. Like the server's loop it calls sendmmsg
+// raw through the socket's RawConn.
+func (w *writer) writeBatch(c *net.UDPConn, pkts [][]byte) (int, error) {
+	if len(pkts) == 0 {
+		return 0, nil
+	}
+	if cap(w.hdrs) < len(pkts) {
+		w.hdrs = make([]unix.Mmsghdr, len(pkts))
+		w.iovs = make([]unix.Iovec, len(pkts))
+	}
+	hdrs, iovs := w.hdrs[:len(pkts)], w.iovs[:len(pkts)]
+	for i, p := range pkts {
+		iovs[i].Base = &p[0]
+		iovs[i].SetLen(len(p))
+		hdrs[i] = unix.Mmsghdr{}
+		hdrs[i].Hdr.Iov = &iovs[i]
+		hdrs[i].Hdr.SetIovlen(1)
+	}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	sent := 0
+	var serr error
+	send := func(fd uintptr) bool {
+		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&hdrs[sent])), uintptr(len(pkts)-sent), 0, 0, 0)
+		switch e {
+		case 0:
+			sent += int(r)
+		case unix.EAGAIN:
+			return false
+		case unix.EINTR:
+		default:
+			serr = e
+		}
+		return true
+	}
+	for sent < len(pkts) && serr == nil {
+		if err := rc.Write(send); err != nil {
+			return sent, err
+		}
+	}
+	clear(iovs) // no pointers into the packets beyond the call
+	return sent, serr
 }

@@ -34,5 +34,18 @@ func (s *poolSock) read() {
 			continue
 		}
 		s.deliver(buf[:n], rd)
+		rd.b.end()
 	}
+}
+
+// writer sends a socket's queued queries one by one.
+type writer struct{}
+
+func (writer) writeBatch(c *net.UDPConn, pkts [][]byte) (int, error) {
+	for i, p := range pkts {
+		if _, err := c.Write(p); err != nil {
+			return i, err
+		}
+	}
+	return len(pkts), nil
 }

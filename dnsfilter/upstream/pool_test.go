@@ -214,7 +214,7 @@ func TestForwardSendsWhatExchangeSends(t *testing.T) {
 	}{{dns.TypeA, false, false, true}, {dns.TypeA, true, true, true}, {dns.TypeHTTPS, false, true, false}} {
 		w := newWaiter()
 		name := []byte("\x07EXAMPLE\x03org\x00")
-		if err := f.Forward(Question{Name: name, Qtype: tt.qtype, Qclass: dns.ClassINET, CD: tt.cd, DO: tt.do, UDPSize: 1232}, w); err != nil {
+		if err := f.Forward(Question{Name: name, Qtype: tt.qtype, Qclass: dns.ClassINET, CD: tt.cd, DO: tt.do, UDPSize: 1232}, w, nil); err != nil {
 			t.Fatal(err)
 		}
 		w.wait(t)
@@ -249,7 +249,7 @@ func TestForwardTruncatedGoesTCP(t *testing.T) {
 	f, _ := NewForwarder([]netip.AddrPort{dnstest.Serve(t, dnstest.Truncating(zone(t)))}, 0, nil)
 	defer f.Close()
 	w := newWaiter()
-	if err := f.Forward(Question{Name: []byte("\x07example\x03org\x00"), Qtype: dns.TypeA, Qclass: dns.ClassINET, UDPSize: 1232}, w); err != nil {
+	if err := f.Forward(Question{Name: []byte("\x07example\x03org\x00"), Qtype: dns.TypeA, Qclass: dns.ClassINET, UDPSize: 1232}, w, nil); err != nil {
 		t.Fatal(err)
 	}
 	w.wait(t)
@@ -266,12 +266,12 @@ func TestInFlightBounded(t *testing.T) {
 	q := Question{Name: []byte("\x07example\x03org\x00"), Qtype: dns.TypeA, Qclass: dns.ClassINET, UDPSize: 1232}
 	for range maxInFlight {
 		w := newWaiter()
-		if err := f.Forward(q, w); err != nil {
+		if err := f.Forward(q, w, nil); err != nil {
 			t.Fatalf("question %d: %v", len(ws), err)
 		}
 		ws = append(ws, w)
 	}
-	if err := f.Forward(q, newWaiter()); !errors.Is(err, ErrBusy) {
+	if err := f.Forward(q, newWaiter(), nil); !errors.Is(err, ErrBusy) {
 		t.Errorf("question %d: err %v, want ErrBusy", maxInFlight+1, err)
 	}
 	f.Close()
@@ -322,7 +322,7 @@ func TestAllDownFailsFast(t *testing.T) {
 		t.Fatalf("second question: err %v after %v, want ErrAllDown at once", err, took)
 	}
 	w := newWaiter()
-	if err := f.Forward(Question{Name: []byte("\x01x\x07example\x03org\x00"), Qtype: dns.TypeA, Qclass: dns.ClassINET, UDPSize: 1232}, w); !errors.Is(err, ErrAllDown) {
+	if err := f.Forward(Question{Name: []byte("\x01x\x07example\x03org\x00"), Qtype: dns.TypeA, Qclass: dns.ClassINET, UDPSize: 1232}, w, nil); !errors.Is(err, ErrAllDown) {
 		t.Errorf("Forward: err %v, want ErrAllDown", err)
 	}
 	// The probes (one per upstream) are the only questions sent.
@@ -388,7 +388,7 @@ func BenchmarkForward(b *testing.B) {
 		w := &benchWaiter{ch: make(chan error, 1)}
 		b.ReportAllocs()
 		for b.Loop() {
-			if err := f.Forward(q, w); err != nil {
+			if err := f.Forward(q, w, nil); err != nil {
 				b.Fatal(err)
 			}
 			if err := <-w.ch; err != nil {
@@ -415,4 +415,38 @@ func (w *benchWaiter) Done(a *Answer, err error) {
 		err = fmt.Errorf("answer not read from the packet")
 	}
 	w.ch <- err
+}
+
+// TestForwardBatch: queries forwarded into a SendBatch leave only on
+// Flush, together, and each gets its answer.
+func TestForwardBatch(t *testing.T) {
+	up := &seen{h: dnstest.NewZone(t, "a.example.org. 60 IN A 192.0.2.1", "b.example.org. 60 IN A 192.0.2.2", "c.example.org. 60 IN A 192.0.2.3")}
+	f, _ := NewForwarder([]netip.AddrPort{dnstest.Serve(t, up)}, 0, nil)
+	defer f.Close()
+	var b SendBatch
+	var ws []*waiter
+	for _, n := range []string{"a", "b", "c"} {
+		w := newWaiter()
+		ws = append(ws, w)
+		if err := f.Forward(Question{Name: []byte("\x01" + n + "\x07example\x03org\x00"), Qtype: dns.TypeA, Qclass: dns.ClassINET, UDPSize: 1232}, w, &b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	up.mu.Lock()
+	sent := len(up.ids)
+	up.mu.Unlock()
+	if sent != 0 {
+		t.Fatalf("%d queries left before Flush", sent)
+	}
+	b.Flush()
+	for i, w := range ws {
+		w.wait(t)
+		var m dns.Msg
+		if w.err != nil || m.Unpack(w.pkt) != nil || len(m.Answer) != 1 || m.Answer[0].(*dns.A).A[3] != byte(i+1) {
+			t.Errorf("question %d: %v, %v", i, &m, w.err)
+		}
+	}
+	if n := up.portCount(); n != 1 {
+		t.Errorf("one batch went out from %d ports, want 1 (one socket per upstream per batch)", n)
+	}
 }
