@@ -34,6 +34,13 @@ import (
 // before its own resolver gives up (5 s for the C library).
 const ForwardTimeout = 4 * time.Second
 
+// StaleAnswerTimeout is RFC 8767's client response timer: when the cache
+// holds only an expired answer and the upstreams have not answered within
+// it, the client gets the stale answer while the question goes on in the
+// background and refreshes the cache. (While every upstream is known to be
+// down they are not asked at all, and the stale answer goes at once.)
+const StaleAnswerTimeout = 1800 * time.Millisecond
+
 // WatchedTTL caps the TTL of answers for the domains of catalog platforms
 // that are not blocked now, so that when a block starts, browsers and the
 // OS forget the real addresses within minutes.
@@ -419,28 +426,68 @@ func (s *Server) blocked(q *dns.Msg, r match.Rule) *dns.Msg {
 func (s *Server) resolve(ctx context.Context, q *dns.Msg, capTTL uint32) *dns.Msg {
 	k := cache.KeyOf(q)
 	c := s.opts.Cache
+	stale := false
 	if c != nil {
-		if h, ok := c.Get(k); ok {
-			if resp := s.fromCache(q, h, capTTL); resp != nil {
-				return resp
+		if h, ok := c.Stale(k); ok {
+			if !h.Stale() {
+				if resp := s.fromCache(q, h, capTTL); resp != nil {
+					return resp
+				}
 			}
+			stale = h.Stale()
 		}
 	}
 	up := *s.upstream.Load()
 	if up == nil {
 		return reply(q, dns.RcodeServerFailure)
 	}
-	msg, err, _ := s.flights.do(ctx, k, func() (*dns.Msg, error) {
+	ask := func() (*dns.Msg, error) {
 		resp, err := s.exchange(up, q, k.DO)
 		if err == nil && c != nil {
 			c.Put(k, resp, capTTL)
 		}
 		return resp, err
-	})
+	}
+	var msg *dns.Msg
+	var err error
+	if !stale {
+		msg, err, _ = s.flights.do(ctx, k, ask)
+	} else {
+		msg, err = s.staleTimer(ctx, k, ask)
+	}
 	if err != nil {
 		return s.failure(q, k, capTTL, err)
 	}
 	return shape(q, msg.Copy(), capTTL)
+}
+
+// errSlowUpstreams ends the wait for the upstreams after the client
+// response timer, a stale answer being at hand.
+var errSlowUpstreams = errors.New("the upstreams did not answer within the client response timer")
+
+// staleTimer runs ask (the flight for k) on a goroutine of its own and
+// waits for it at most StaleAnswerTimeout: past that the caller serves
+// the stale answer, and the flight goes on and refreshes the cache.
+func (s *Server) staleTimer(ctx context.Context, k cache.Key, ask func() (*dns.Msg, error)) (*dns.Msg, error) {
+	type result struct {
+		msg *dns.Msg
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		msg, err, _ := s.flights.do(context.Background(), k, ask)
+		done <- result{msg, err}
+	}()
+	t := time.NewTimer(StaleAnswerTimeout)
+	defer t.Stop()
+	select {
+	case r := <-done:
+		return r.msg, r.err
+	case <-t.C:
+		return nil, errSlowUpstreams
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // failure answers q when no upstream answered it (err): with the stale
