@@ -10,4 +10,4 @@ require (
 	golang.org/x/sys v0.49.0
 )
 
-require golang.org/x/net v0.57.0
+require golang.org/x/net v0.57.0 // indirect

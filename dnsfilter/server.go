@@ -99,8 +99,9 @@ type Server struct {
 	probes  map[string]bool // loop probe names that reached us, lower-case
 
 	mu      sync.Mutex
-	servers []*dns.Server // TCP, and UDP on wildcard addresses
+	servers []*dns.Server // UDP on wildcard addresses
 	udp     []*udpServer  // UDP on the other addresses, with the fast path
+	tcp     []*tcpServer
 	addrs   []netip.AddrPort
 }
 
@@ -168,11 +169,12 @@ func (s *Server) Addrs() []netip.AddrPort {
 // UDP on a given address is served by our own loop with the fast path
 // (udpServer); on a wildcard address (0.0.0.0, ::), where the answer must
 // leave from the address the query came to, by miekg/dns, which does that.
-// TCP is always miekg/dns's.
+// TCP is always ours (tcpServer), which cannot be starved by idle
+// connections.
 func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.servers) > 0 || len(s.udp) > 0 {
+	if len(s.servers) > 0 || len(s.udp) > 0 || len(s.tcp) > 0 {
 		return errors.New("dnsfilter: server already started")
 	}
 	var started sync.WaitGroup
@@ -194,7 +196,8 @@ func (s *Server) Start() error {
 		}
 		bound := pcs[0].LocalAddr().(*net.UDPAddr).AddrPort()
 		s.addrs = append(s.addrs, netip.AddrPortFrom(addr.Addr(), bound.Port()))
-		srvs := []*dns.Server{{Listener: limitTCP(ln), Handler: s, ReadTimeout: tcpReadTimeout, IdleTimeout: func() time.Duration { return tcpIdleTimeout }}}
+		s.tcp = append(s.tcp, s.newTCPServer(ln))
+		var srvs []*dns.Server
 		if own {
 			s.udp = append(s.udp, s.newUDPServer(pcs))
 		} else {
@@ -279,8 +282,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	for _, t := range s.tcp {
+		if err := t.shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	s.servers = nil
 	s.udp = nil
+	s.tcp = nil
 	s.addrs = nil
 	return errors.Join(errs...)
 }
@@ -292,8 +301,12 @@ func (s *Server) closeLocked() {
 	for _, u := range s.udp {
 		_ = u.shutdown(context.Background())
 	}
+	for _, t := range s.tcp {
+		_ = t.shutdown(context.Background())
+	}
 	s.servers = nil
 	s.udp = nil
+	s.tcp = nil
 	s.addrs = nil
 }
 
