@@ -50,6 +50,7 @@ type tcpServer struct {
 type tcpConn struct {
 	c          net.Conn
 	prev, next *tcpConn // in the idle list while idle
+	evicted    bool     // closed to make room: no longer counted
 }
 
 func (s *Server) newTCPServer(ln net.Listener) *tcpServer {
@@ -108,7 +109,10 @@ func (t *tcpServer) admit(tc *tcpConn) bool {
 			return false
 		}
 		t.unlinkLocked(old)
-		// Its goroutine sees the error and gives its place back.
+		old.evicted = true
+		delete(t.all, old)
+		t.n--
+		// Its goroutine sees the error and ends.
 		_ = old.c.Close()
 	}
 	t.n++
@@ -168,9 +172,11 @@ func (t *tcpServer) idleAgain(tc *tcpConn) {
 
 func (t *tcpServer) done(tc *tcpConn) {
 	t.mu.Lock()
-	t.unlinkLocked(tc)
-	delete(t.all, tc)
-	t.n--
+	if !tc.evicted {
+		t.unlinkLocked(tc)
+		delete(t.all, tc)
+		t.n--
+	}
 	t.mu.Unlock()
 	_ = tc.c.Close() // may be closed already
 }
