@@ -73,6 +73,9 @@ func (s *Server) fastPath(dst, pkt []byte, src netip.Addr, m *miss) ([]byte, fas
 	if !ok || q.Qclass != dns.ClassINET || !s.Allowed(src) {
 		return dst, fastSlow
 	}
+	if q.EDNS && q.Version != 0 {
+		return appendBadVers(dst, pkt, &q), fastAnswered
+	}
 	// name aliases buf: it is only looked up, never kept.
 	name := unsafe.String(unsafe.SliceData(q.Name), len(q.Name))
 	if upstream.IsLoopProbe(name) {
@@ -194,6 +197,20 @@ func appendOPT(dst []byte, do bool, optLen int) []byte {
 		UDPSize>>8, UDPSize&0xff, // class: payload size
 		0, 0, flags, 0, // extended rcode, version, flags
 		byte(optLen>>8), byte(optLen))
+}
+
+// appendBadVers appends the answer to a query of an EDNS version other
+// than 0, as reply(q, RcodeBadVers) packs it: the same header bits as
+// any reply, the client's question, and our OPT record (version 0) with
+// the extended rcode BADVERS (16: 0 in the header, 1 in the OPT).
+func appendBadVers(dst, pkt []byte, q *wire.Query) []byte {
+	out := binary.BigEndian.AppendUint16(dst, q.ID)
+	out = binary.BigEndian.AppendUint16(out, uint16(wire.FlagQR|wire.FlagRA)|q.Flags&(wire.FlagRD|wire.FlagCD)|dns.RcodeBadVers&0xf)
+	out = append(out, 0, 1, 0, 0, 0, 0, 0, 1)
+	out = append(out, pkt[wire.HeaderLen:q.QuestionEnd]...)
+	out = appendOPT(out, q.DO, 0)
+	out[len(out)-6] = dns.RcodeBadVers >> 4
+	return out
 }
 
 // appendBlocked appends blockedAnswer's answer to q, as the slow path

@@ -371,6 +371,11 @@ func (s *Server) Answer(ctx context.Context, src netip.Addr, q *dns.Msg) *dns.Ms
 		m.SetRcode(q, dns.RcodeRefused)
 		return m
 	}
+	if o := q.IsEdns0(); o != nil && o.Version() != 0 {
+		// RFC 6891 section 6.1.3: a version we do not speak gets BADVERS,
+		// in our version (0), before anything else is looked at.
+		return reply(q, dns.RcodeBadVers)
+	}
 	if q.Opcode != dns.OpcodeQuery {
 		return reply(q, dns.RcodeNotImplemented)
 	}
