@@ -160,10 +160,10 @@ func (fp *forwardPair) viaWire(t testing.TB, pkt []byte) []byte {
 	var m miss
 	lo := netip.MustParseAddr("127.0.0.1")
 	a, res := fp.wire.fastPath(nil, pkt, lo, &m)
-	switch {
-	case res == fastAnswered:
+	switch res {
+	case fastAnswered:
 		return a
-	case res == fastMiss:
+	case fastMiss:
 		fp.forwarded++
 		var q dns.Msg
 		if q.Unpack(pkt) == nil {

@@ -55,7 +55,7 @@ func TestTCPNotStarvedByIdleConnections(t *testing.T) {
 	if len(r.Answer) != 1 || took > time.Second {
 		t.Errorf("with %d idle connections open: %v after %v, want the blocked answer within 1 s", idle, r.Answer, took)
 	}
-	for _, tcp := range ts.Server.tcp {
+	for _, tcp := range ts.tcp {
 		tcp.mu.Lock()
 		n := tcp.n
 		tcp.mu.Unlock()
