@@ -118,7 +118,9 @@ type Options struct {
 	// Logger receives a line when an upstream stops or starts answering.
 	// Nil means quiet.
 	Logger *slog.Logger
-	// Now tells the time, for the health of each upstream. Nil: time.Now.
+	// Now tells the time, for the health of each upstream, the window in
+	// which all of them count as down, and the age of the pooled sockets.
+	// Nil: time.Now. (Network deadlines use the real clock.)
 	Now func() time.Time
 }
 
