@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# bench/run.sh: run nocontact beside unbound and dnsmasq on loopback and
-# compare them. See bench/README.md for what it measures and how to read it.
+# bench/run.sh: run nocontact beside unbound, dnsmasq and dnsdist on loopback
+# and compare them. See bench/README.md for what it measures and how to read it.
 #
 #   bash bench/run.sh               # 20 s per server per mix
 #   bash bench/run.sh -d 60         # longer runs
@@ -13,7 +13,7 @@ set -euo pipefail
 duration=20        # seconds measured, per server per mix
 warmup=5           # seconds of warm-up before each measurement
 miss_names=200000  # unique names in the cache-miss-heavy file
-port_base=         # stand-in, nocontact, unbound, dnsmasq: base .. base+3; empty picks free ones
+port_base=         # stand-in, nocontact, unbound, dnsmasq, dnsdist: base .. base+4; empty picks free ones
 clients=4          # dnsperf -c
 
 usage() {
@@ -22,10 +22,10 @@ usage: bash bench/run.sh [-d SECONDS] [--short] [--port-base PORT]
 
   -d, --duration SECONDS  measure each server on each query mix this long (default $duration)
   --short                 3 s per server per mix, 1 s warm-up, a smaller miss file (for CI)
-  --port-base PORT        use 127.0.0.1 ports PORT..PORT+3 (default: four free ones from 20000 up)
+  --port-base PORT        use 127.0.0.1 ports PORT..PORT+4 (default: five free ones from 20000 up)
 
 Needs root only to install what is missing (dnsperf, unbound, dnsmasq-base,
-dig) with apt-get; Go 1.26 must be installed (https://go.dev/dl/).
+dnsdist, dig) with apt-get; Go 1.26 must be installed (https://go.dev/dl/).
 EOF
 }
 
@@ -58,7 +58,7 @@ while [ $# -gt 0 ]; do
 done
 [[ $duration =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --duration '$duration': want a whole number of seconds, like 20" >&2; exit 2; }
 if [ -n "$port_base" ]; then
-  [[ $port_base =~ ^[1-9][0-9]*$ ]] && [ "$port_base" -le 65532 ] || { echo "run.sh: --port-base '$port_base': want a port from 1 to 65532" >&2; exit 2; }
+  [[ $port_base =~ ^[1-9][0-9]*$ ]] && [ "$port_base" -le 65531 ] || { echo "run.sh: --port-base '$port_base': want a port from 1 to 65531" >&2; exit 2; }
 fi
 if [ "$warmup" -gt "$duration" ]; then warmup=$duration; fi
 
@@ -74,6 +74,7 @@ need=()
 command -v dnsperf >/dev/null || need+=(dnsperf)
 command -v unbound >/dev/null || need+=(unbound)
 command -v dnsmasq >/dev/null || need+=(dnsmasq-base)
+command -v dnsdist >/dev/null || need+=(dnsdist)
 command -v dig >/dev/null || need+=(bind9-dnsutils)
 command -v taskset >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
@@ -83,13 +84,15 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  # Debian's unbound package starts a system resolver on port 53; the
+  # Debian's unbound and dnsdist packages start a system service; the
   # benchmark runs its own, so put the machine back as it was.
-  if [[ " ${need[*]} " == *" unbound "* ]] && command -v systemctl >/dev/null &&
-    systemctl is-active --quiet unbound 2>/dev/null; then
-    say "stopping and disabling the unbound service the package just started"
-    systemctl disable --now unbound >/dev/null 2>&1 || true
-  fi
+  for svc in unbound dnsdist; do
+    if [[ " ${need[*]} " == *" $svc "* ]] && command -v systemctl >/dev/null &&
+      systemctl is-active --quiet "$svc" 2>/dev/null; then
+      say "stopping and disabling the $svc service the package just started"
+      systemctl disable --now "$svc" >/dev/null 2>&1 || true
+    fi
+  done
 fi
 command -v go >/dev/null || die "go not found: install Go 1.26 or newer from https://go.dev/dl/"
 
@@ -159,28 +162,29 @@ port_taken() {
   fi
 }
 
-# ports_free BASE: BASE..BASE+3 are all free.
+# ports_free BASE: BASE..BASE+4 are all free.
 ports_free() {
   local p
-  for ((p = $1; p < $1 + 4; p++)); do
+  for ((p = $1; p < $1 + 5; p++)); do
     ! port_taken "$p" || return 1
   done
 }
 
 if [ -n "$port_base" ]; then
-  ports_free "$port_base" || die "something already listens on 127.0.0.1 ports $port_base..$((port_base + 3)): stop it, or pick other ports with --port-base"
+  ports_free "$port_base" || die "something already listens on 127.0.0.1 ports $port_base..$((port_base + 4)): stop it, or pick other ports with --port-base"
 else
   # Other runs (CI in other work trees) may be going on: pick at random.
   for ((try = 0; ; try++)); do
-    port_base=$((20000 + RANDOM % 3000 * 4)) # below the ephemeral ports
+    port_base=$((20000 + RANDOM % 2400 * 5)) # below the ephemeral ports
     ! ports_free "$port_base" || break
-    [ "$try" -lt 20 ] || die "found no four free ports from 20000 up: pick some with --port-base"
+    [ "$try" -lt 20 ] || die "found no five free ports from 20000 up: pick some with --port-base"
   done
 fi
 standin_port=$port_base
 nocontact_port=$((port_base + 1))
 unbound_port=$((port_base + 2))
 dnsmasq_port=$((port_base + 3))
+dnsdist_port=$((port_base + 4))
 
 # ---------------------------------------------------------------- query files
 
@@ -299,6 +303,24 @@ EOF
   # '#' answers 0.0.0.0 for A and :: for AAAA, as the other two do.
   awk '{ print "address=/" $1 "/#" }' "$tmp/blocked-domains.txt"
 } >"$tmp/dnsmasq.conf"
+
+# dnsdist: a forwarding front end with its packet cache (10,000 entries, as
+# the others), answering 0.0.0.0 and :: for the blocked domains itself. No
+# console, no security polling (it would ask a name outside 127.0.0.1).
+{
+  cat <<EOF
+setLocal("127.0.0.1:$dnsdist_port")
+setACL({"127.0.0.0/8"})
+setSecurityPollSuffix("")
+newServer({address="127.0.0.1:$standin_port"})
+pc = newPacketCache(10000, {maxTTL=86400, minTTL=0})
+getPool(""):setCache(pc)
+blocked = newSuffixMatchNode()
+EOF
+  awk '{ print "blocked:add(\"" $1 "\")" }' "$tmp/blocked-domains.txt"
+  echo 'addAction(SuffixMatchNodeRule(blocked), SpoofAction({"0.0.0.0", "::"}, {ttl=30}))'
+} >"$tmp/dnsdist.conf"
+dnsdist --check-config -C "$tmp/dnsdist.conf" >/dev/null || die "dnsdist --check-config rejected $tmp/dnsdist.conf"
 
 # ---------------------------------------------------------------- helpers
 
@@ -421,6 +443,7 @@ bench_server() { # NAME PORT CMD...
 bench_server nocontact "$nocontact_port" "$tmp/bin/nocontact" run --config "$tmp/nocontact.toml" --log-level warn
 bench_server unbound "$unbound_port" unbound -d -c "$tmp/unbound.conf"
 bench_server dnsmasq "$dnsmasq_port" dnsmasq --no-daemon --conf-file="$tmp/dnsmasq.conf"
+bench_server dnsdist "$dnsdist_port" dnsdist --supervised --disable-syslog -C "$tmp/dnsdist.conf"
 
 load_after=$(uptime)
 
@@ -433,7 +456,7 @@ cat <<EOF
 
 - machine: $ncpu CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), Linux $(uname -r)
 - $(go version | sed 's/^go version //'); nocontact $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo '+changes')
-- unbound $(unbound -V 2>&1 | awk '/^Version/ { print $2; exit }'), $(version_of dnsmasq --version | awk '{ print $1, $3 }'), dnsperf $(dnsperf -h 2>&1 | awk '/^Version/ { print $2; exit }')
+- unbound $(unbound -V 2>&1 | awk '/^Version/ { print $2; exit }'), $(version_of dnsmasq --version | awk '{ print $1, $3 }'), dnsdist $(dnsdist --version 2>&1 | awk '/^dnsdist/ { print $2; exit }'), dnsperf $(dnsperf -h 2>&1 | awk '/^Version/ { print $2; exit }')
 - load before: ${load_before#*load average: }; after: ${load_after#*load average: }
 - servers on CPU $server_cpu, dnsperf ($clients clients) and the stand-in on CPU $client_cpu
 - cached mix: 2,000 allowed names + 667 blocked; miss mix: $miss_names unique allowed names + 1 blocked in 10
@@ -451,9 +474,9 @@ echo
 echo "| ratio | mix | queries/s | CPU/query |"
 echo "|---|---|--:|--:|"
 awk -F'\t' '{ qps[$1, $2] = $3; cpu[$1, $2] = $6 / $7 } END {
-  split("unbound dnsmasq", other, " ")
+  split("unbound dnsmasq dnsdist", other, " ")
   split("cached miss", mixes, " ")
-  for (o = 1; o <= 2; o++) for (m = 1; m <= 2; m++) {
+  for (o = 1; o <= 3; o++) for (m = 1; m <= 2; m++) {
     k = other[o] SUBSEP mixes[m]; n = "nocontact" SUBSEP mixes[m]
     printf "| nocontact/%s | %s | %.2f | %s |\n", other[o], mixes[m], qps[n] / qps[k],
       (cpu[k] > 0 ? sprintf("%.2f", cpu[n] / cpu[k]) : "n/a")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/net/netutil"
 )
 
 // Endpoints are more ways into one Server, which a running daemon can add
@@ -297,3 +298,9 @@ func (g *gate) Accept() (net.Conn, error) {
 		c.Close()
 	}
 }
+
+// limitTCP caps the connections a LAN endpoint's listener serves at once
+// (maxTCP); past that, new ones wait in the accept queue. The main
+// listeners use tcpServer, which closes the longest-idle connection
+// instead; the phone endpoints are few clients, on the home network.
+func limitTCP(ln net.Listener) net.Listener { return netutil.LimitListener(ln, maxTCP) }

@@ -36,23 +36,54 @@ const optLen = 11
 // blockedSuffix ends the Extended DNS Error text of a blocked answer.
 const blockedSuffix = " is blocked by nocontact"
 
+// fastResult says what the fast path did with a packet.
+type fastResult uint8
+
+const (
+	fastSlow     fastResult = iota // leave it to the slow path
+	fastAnswered                   // the answer was appended
+	fastMiss                       // a plain question for the upstreams: forward it from the packet
+)
+
+// miss is what the fast path learnt of a question it could not answer,
+// for the wire-level forwarder (forward.go).
+type miss struct {
+	q      wire.Query // Name is nil: it pointed into the fast path's buffer
+	k      cache.Key
+	p      *Policy
+	capTTL uint32
+	allow  bool // an allow entry decides the name: no answer check
+	size   int  // the largest answer the client takes over UDP
+}
+
 // fastAnswer appends to dst the answer to the UDP query pkt from src, when
 // the fast path can give it, and reports whether it did. On false the
 // returned slice is dst unchanged, and pkt goes to the slow path.
 func (s *Server) fastAnswer(dst, pkt []byte, src netip.Addr) ([]byte, bool) {
+	out, res := s.fastPath(dst, pkt, src, nil)
+	return out, res == fastAnswered
+}
+
+// fastPath is fastAnswer, also telling (when m is not nil) a question
+// that is neither blocked nor cached and can be forwarded straight from
+// the packet: fastMiss, with m filled in.
+func (s *Server) fastPath(dst, pkt []byte, src netip.Addr, m *miss) ([]byte, fastResult) {
 	var buf [wire.MaxName]byte
 	q, ok := wire.Parse(pkt, &buf)
 	if !ok || q.Qclass != dns.ClassINET || !s.Allowed(src) {
-		return dst, false
+		return dst, fastSlow
+	}
+	if q.EDNS && q.Version != 0 {
+		return appendBadVers(dst, pkt, &q), fastAnswered
 	}
 	// name aliases buf: it is only looked up, never kept.
 	name := unsafe.String(unsafe.SliceData(q.Name), len(q.Name))
 	if upstream.IsLoopProbe(name) {
-		return dst, false
+		return dst, fastSlow
 	}
 	p := s.policy.Load()
 	if _, ok := findSpecial(name, p); ok {
-		return dst, false
+		return dst, fastSlow
 	}
 	size := dns.MinMsgSize
 	if q.EDNS {
@@ -68,42 +99,69 @@ func (s *Server) fastAnswer(dst, pkt []byte, src netip.Addr) ([]byte, bool) {
 			if s.opts.OnBlocked != nil {
 				s.opts.OnBlocked(src, r)
 			}
+			return out, fastAnswered
 		}
-		return out, ok
+		return dst, fastSlow
+	}
+	if q.Qtype == dns.TypeANY {
+		return dst, fastSlow
 	}
 	var capTTL uint32
 	if matched && r.Action == match.Watch {
 		capTTL = WatchedTTL
 	}
-	return s.appendCached(dst, pkt, &q, name, p, r, matched, capTTL, size)
+	out, res := s.appendCached(dst, pkt, &q, name, p, r, matched, capTTL, size)
+	if res == fastMiss {
+		if m == nil {
+			return dst, fastSlow
+		}
+		*m = miss{
+			// Field by field, leaving Name: buf must stay on the stack.
+			q: wire.Query{ID: q.ID, Flags: q.Flags, Qtype: q.Qtype, Qclass: q.Qclass, NameEnd: q.NameEnd,
+				QuestionEnd: q.QuestionEnd, EDNS: q.EDNS, UDPSize: q.UDPSize, DO: q.DO},
+			k:      cache.Key{Name: strings.Clone(name), Qtype: q.Qtype, Qclass: q.Qclass, DO: q.DO, CD: q.CD()},
+			p:      p,
+			capTTL: capTTL,
+			allow:  matched && r.Action == match.Allow,
+			size:   size,
+		}
+	}
+	return out, res
 }
 
 // appendCached appends the cached answer to q, shaped as the slow path's
 // shape and Truncate would: the client's ID, RD bit and spelling of the
 // question, RA set, TTLs aged and capped, our OPT record when the client
 // sent one, and uncompressed since it fits.
-func (s *Server) appendCached(dst, pkt []byte, q *wire.Query, name string, p *Policy, r match.Rule, matched bool, capTTL uint32, size int) ([]byte, bool) {
+//
+// It reports fastMiss when the cache has no answer at all, fresh or
+// stale (a stale one is the slow path's, which serves it when the
+// upstreams are slow or down).
+func (s *Server) appendCached(dst, pkt []byte, q *wire.Query, name string, p *Policy, r match.Rule, matched bool, capTTL uint32, size int) ([]byte, fastResult) {
 	c := s.opts.Cache
 	if c == nil {
-		return dst, false
+		return dst, fastMiss
 	}
-	h, ok := c.Get(cache.Key{Name: name, Qtype: q.Qtype, Qclass: q.Qclass, DO: q.DO, CD: q.CD()})
-	if !ok || !h.Exact() {
-		return dst, false
+	h, ok := c.Stale(cache.Key{Name: name, Qtype: q.Qtype, Qclass: q.Qclass, DO: q.DO, CD: q.CD()})
+	if !ok {
+		return dst, fastMiss
+	}
+	if h.Stale() || !h.Exact() {
+		return dst, fastSlow
 	}
 	n := h.Len()
 	if q.EDNS {
 		n += optLen
 	}
 	if n > size {
-		return dst, false // the slow path truncates, or compresses to fit
+		return dst, fastSlow // the slow path truncates, or compresses to fit
 	}
 	start := len(dst)
 	out := h.AppendWireCapped(dst, q.ID, capTTL)
 	a := out[start:]
 	qlen := q.QuestionEnd - wire.HeaderLen
 	if len(a) < q.QuestionEnd || !bytes.EqualFold(a[wire.HeaderLen:q.QuestionEnd], pkt[wire.HeaderLen:q.QuestionEnd]) {
-		return dst, false
+		return dst, fastSlow
 	}
 	flags := binary.BigEndian.Uint16(a[2:])
 	if flags&0xf == dns.RcodeSuccess && !(matched && r.Action == match.Allow) {
@@ -112,7 +170,7 @@ func (s *Server) appendCached(dst, pkt []byte, q *wire.Query, name string, p *Po
 		// blocked answer.
 		for _, t := range h.Redirects() {
 			if _, blocked := p.Blocks(t); blocked {
-				return dst, false
+				return dst, fastSlow
 			}
 		}
 	}
@@ -123,7 +181,7 @@ func (s *Server) appendCached(dst, pkt []byte, q *wire.Query, name string, p *Po
 		binary.BigEndian.PutUint16(a[10:], binary.BigEndian.Uint16(a[10:])+1)
 		out = appendOPT(out, q.DO, 0)
 	}
-	return out, true
+	return out, fastAnswered
 }
 
 // appendOPT appends our OPT record: payload size UDPSize, the DO bit, and
@@ -139,6 +197,20 @@ func appendOPT(dst []byte, do bool, optLen int) []byte {
 		UDPSize>>8, UDPSize&0xff, // class: payload size
 		0, 0, flags, 0, // extended rcode, version, flags
 		byte(optLen>>8), byte(optLen))
+}
+
+// appendBadVers appends the answer to a query of an EDNS version other
+// than 0, as reply(q, RcodeBadVers) packs it: the same header bits as
+// any reply, the client's question, and our OPT record (version 0) with
+// the extended rcode BADVERS (16: 0 in the header, 1 in the OPT).
+func appendBadVers(dst, pkt []byte, q *wire.Query) []byte {
+	out := binary.BigEndian.AppendUint16(dst, q.ID)
+	out = binary.BigEndian.AppendUint16(out, uint16(wire.FlagQR|wire.FlagRA)|q.Flags&(wire.FlagRD|wire.FlagCD)|dns.RcodeBadVers&0xf)
+	out = append(out, 0, 1, 0, 0, 0, 0, 0, 1)
+	out = append(out, pkt[wire.HeaderLen:q.QuestionEnd]...)
+	out = appendOPT(out, q.DO, 0)
+	out[len(out)-6] = dns.RcodeBadVers >> 4
+	return out
 }
 
 // appendBlocked appends blockedAnswer's answer to q, as the slow path

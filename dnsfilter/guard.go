@@ -1,12 +1,9 @@
 package dnsfilter
 
 import (
-	"net"
 	"net/netip"
 	"sync"
 	"time"
-
-	"golang.org/x/net/netutil"
 )
 
 // Limits that keep the filter answering under floods and abuse. The
@@ -28,19 +25,16 @@ const (
 	// on answering. 1,024 is unbound's num-queries-per-thread; 4,096 let
 	// a flood of random names take the daemon past 120 MiB.
 	maxSlow = 1024
-	// maxTCP bounds the TCP connections served at once; further ones wait
-	// in the kernel's queue. Idle connections are closed after the read
-	// and idle timeouts, so a crowd of silent connections cannot hold the
-	// TCP side for long, and UDP is never affected.
+	// maxTCP bounds the TCP connections open at once; at the bound a new
+	// one takes the place of the longest idle (tcp.go), so a crowd of
+	// silent connections cannot hold the TCP side, and UDP is never
+	// affected.
 	maxTCP = 256
 	// tcpReadTimeout and tcpIdleTimeout close TCP connections that send
 	// nothing (first query) or nothing more (between queries).
 	tcpReadTimeout = 2 * time.Second
 	tcpIdleTimeout = 8 * time.Second
 )
-
-// limitTCP wraps a TCP listener so at most maxTCP connections are open.
-func limitTCP(ln net.Listener) net.Listener { return netutil.LimitListener(ln, maxTCP) }
 
 // rateLimiter is a token bucket per client address.
 type rateLimiter struct {

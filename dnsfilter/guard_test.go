@@ -118,8 +118,8 @@ func openFiles(t *testing.T) int {
 }
 
 // TestIdleTCPConnections opens many TCP connections that send nothing:
-// the server holds at most maxTCP of them, closes idle ones, and UDP goes
-// on being answered throughout.
+// the server holds at most maxTCP of them, closing the longest idle to
+// admit new ones, and UDP goes on being answered throughout.
 func TestIdleTCPConnections(t *testing.T) {
 	n := 1000
 	if os.Getenv("NOCONTACT_LONG") == "1" {
@@ -155,8 +155,8 @@ func TestIdleTCPConnections(t *testing.T) {
 			c.Close()
 		}
 	}()
-	// The server side holds at most maxTCP accepted connections; the rest
-	// wait in the kernel.
+	// The server side holds at most maxTCP connections: each new one
+	// past that took the place of the longest idle.
 	if held := openFiles(t) - base - len(conns); held > maxTCP+16 {
 		t.Errorf("the server holds %d connections, want at most %d", held, maxTCP)
 	}

@@ -338,3 +338,102 @@ func BenchmarkAnswerCached(b *testing.B) {
 		s.Answer(context.Background(), lo, q)
 	}
 }
+
+// onOff answers with h while on, and is silent otherwise.
+type onOff struct {
+	on atomic.Bool
+	h  dns.Handler
+}
+
+func (o *onOff) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
+	if o.on.Load() {
+		o.h.ServeDNS(w, q)
+	}
+}
+
+// TestAllUpstreamsSilentFailFast: with every upstream silent, the first
+// new name waits out the budget; after that a new name gets SERVFAIL
+// (with EDE 22) within 1 s, and a cached name its stale answer at once.
+func TestAllUpstreamsSilentFailFast(t *testing.T) {
+	clk := &fakeClock{t: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+	z := dnstest.NewZone(t, "cached.example.org. 60 IN A 192.0.2.1")
+	a, b := &onOff{h: z}, &onOff{h: z}
+	a.on.Store(true)
+	f, err := upstream.New(upstream.Options{
+		Servers: []upstream.Server{{Addr: dnstest.Serve(t, a)}, {Addr: dnstest.Serve(t, b)}},
+		Now:     clk.now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := startWith(t, f, cache.New(cache.Options{Now: clk.now}), nil, nil)
+	if r, _ := slowQuery(t, s, "cached.example.org.", dns.TypeA); len(r.Answer) != 1 {
+		t.Fatalf("while the upstream answers: %v", r)
+	}
+	a.on.Store(false)
+	clk.advance(time.Hour) // the cached answer is stale now
+
+	// The first new name: every upstream is tried, and fails.
+	if r, took := slowQuery(t, s, "first.example.org.", dns.TypeA); r.Rcode != dns.RcodeServerFailure || took > slowLimit {
+		t.Fatalf("first new name: %s after %v, want SERVFAIL within the budget", dns.RcodeToString[r.Rcode], took)
+	}
+	for _, proto := range []string{"udp", "tcp"} {
+		start := time.Now()
+		r := query(t, s.Addrs()[0].String(), proto, "second.example.org.", dns.TypeA, true)
+		if took := time.Since(start); r.Rcode != dns.RcodeServerFailure || took > time.Second {
+			t.Errorf("%s: a new name after the first failure: %s after %v, want SERVFAIL within 1 s", proto, dns.RcodeToString[r.Rcode], took)
+		}
+		if e := ede(r); e == nil || e.InfoCode != dns.ExtendedErrorCodeNoReachableAuthority {
+			t.Errorf("%s: EDE %v, want 22 (No Reachable Authority)", proto, e)
+		}
+		start = time.Now()
+		r = query(t, s.Addrs()[0].String(), proto, "cached.example.org.", dns.TypeA, true)
+		if took := time.Since(start); len(r.Answer) != 1 || r.Answer[0].Header().Ttl != cache.StaleTTL || took > time.Second {
+			t.Errorf("%s: the cached name: %v after %v, want its stale answer (TTL %d) within 1 s", proto, r, took, cache.StaleTTL)
+		}
+	}
+	// A blocked name is answered as ever.
+	if r := query(t, s.Addrs()[0].String(), "udp", "www.instagram.com.", dns.TypeA, true); len(r.Answer) != 1 {
+		t.Errorf("blocked name while the upstreams are down: %v", r)
+	}
+}
+
+// TestStaleAfterClientResponseTimer: an upstream that holds the answer
+// back does not hold the client: it gets the stale answer, and the
+// answer that comes later refreshes the cache.
+func TestStaleAfterClientResponseTimer(t *testing.T) {
+	clk := &fakeClock{t: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+	z := dnstest.NewZone(t, "example.org. 60 IN A 192.0.2.1")
+	var hold atomic.Bool
+	release := make(chan struct{})
+	up := dnstest.Serve(t, dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		if hold.Load() {
+			<-release
+		}
+		z.ServeDNS(w, q)
+	}))
+	c := cache.New(cache.Options{Now: clk.now})
+	s := startWith(t, forwarder(t, up), c, nil, nil)
+	slowQuery(t, s, "example.org.", dns.TypeA)
+	clk.advance(time.Hour)
+	hold.Store(true)
+	r, _ := slowQuery(t, s, "example.org.", dns.TypeA)
+	// The answer came while the upstream still holds its own: an
+	// ordering, not a timing, assert.
+	close(release)
+	if len(r.Answer) != 1 || r.Answer[0].Header().Ttl != cache.StaleTTL {
+		t.Fatalf("with the upstream holding back: %v, want the stale answer (TTL %d)", r, cache.StaleTTL)
+	}
+	k := cache.Key{Name: "example.org.", Qtype: dns.TypeA, Qclass: dns.ClassINET, DO: false}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if h, ok := c.Get(k); ok && h.TTL() > cache.StaleTTL {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the late answer did not refresh the cache")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

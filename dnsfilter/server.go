@@ -34,6 +34,13 @@ import (
 // before its own resolver gives up (5 s for the C library).
 const ForwardTimeout = 4 * time.Second
 
+// StaleAnswerTimeout is RFC 8767's client response timer: when the cache
+// holds only an expired answer and the upstreams have not answered within
+// it, the client gets the stale answer while the question goes on in the
+// background and refreshes the cache. (While every upstream is known to be
+// down they are not asked at all, and the stale answer goes at once.)
+const StaleAnswerTimeout = 1800 * time.Millisecond
+
 // WatchedTTL caps the TTL of answers for the domains of catalog platforms
 // that are not blocked now, so that when a block starts, browsers and the
 // OS forget the real addresses within minutes.
@@ -89,6 +96,9 @@ type Server struct {
 	flights    flights
 	loopLogged atomic.Bool
 
+	wmu      sync.Mutex
+	wflights map[cache.Key]*wireJob // wire-level questions in flight
+
 	limiter        *rateLimiter
 	slow           chan struct{} // a place per slow-path query under way
 	slowFullLogged atomic.Bool
@@ -97,8 +107,9 @@ type Server struct {
 	probes  map[string]bool // loop probe names that reached us, lower-case
 
 	mu      sync.Mutex
-	servers []*dns.Server // TCP, and UDP on wildcard addresses
+	servers []*dns.Server // UDP on wildcard addresses
 	udp     []*udpServer  // UDP on the other addresses, with the fast path
+	tcp     []*tcpServer
 	addrs   []netip.AddrPort
 }
 
@@ -166,11 +177,12 @@ func (s *Server) Addrs() []netip.AddrPort {
 // UDP on a given address is served by our own loop with the fast path
 // (udpServer); on a wildcard address (0.0.0.0, ::), where the answer must
 // leave from the address the query came to, by miekg/dns, which does that.
-// TCP is always miekg/dns's.
+// TCP is always ours (tcpServer), which cannot be starved by idle
+// connections.
 func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.servers) > 0 || len(s.udp) > 0 {
+	if len(s.servers) > 0 || len(s.udp) > 0 || len(s.tcp) > 0 {
 		return errors.New("dnsfilter: server already started")
 	}
 	var started sync.WaitGroup
@@ -192,7 +204,8 @@ func (s *Server) Start() error {
 		}
 		bound := pcs[0].LocalAddr().(*net.UDPAddr).AddrPort()
 		s.addrs = append(s.addrs, netip.AddrPortFrom(addr.Addr(), bound.Port()))
-		srvs := []*dns.Server{{Listener: limitTCP(ln), Handler: s, ReadTimeout: tcpReadTimeout, IdleTimeout: func() time.Duration { return tcpIdleTimeout }}}
+		s.tcp = append(s.tcp, s.newTCPServer(ln))
+		var srvs []*dns.Server
 		if own {
 			s.udp = append(s.udp, s.newUDPServer(pcs))
 		} else {
@@ -277,8 +290,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	for _, t := range s.tcp {
+		if err := t.shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	s.servers = nil
 	s.udp = nil
+	s.tcp = nil
 	s.addrs = nil
 	return errors.Join(errs...)
 }
@@ -290,8 +309,12 @@ func (s *Server) closeLocked() {
 	for _, u := range s.udp {
 		_ = u.shutdown(context.Background())
 	}
+	for _, t := range s.tcp {
+		_ = t.shutdown(context.Background())
+	}
 	s.servers = nil
 	s.udp = nil
+	s.tcp = nil
 	s.addrs = nil
 }
 
@@ -356,6 +379,11 @@ func (s *Server) Answer(ctx context.Context, src netip.Addr, q *dns.Msg) *dns.Ms
 		m.SetRcode(q, dns.RcodeRefused)
 		return m
 	}
+	if o := q.IsEdns0(); o != nil && o.Version() != 0 {
+		// RFC 6891 section 6.1.3: a version we do not speak gets BADVERS,
+		// in our version (0), before anything else is looked at.
+		return reply(q, dns.RcodeBadVers)
+	}
 	if q.Opcode != dns.OpcodeQuery {
 		return reply(q, dns.RcodeNotImplemented)
 	}
@@ -392,14 +420,19 @@ func (s *Server) Answer(ctx context.Context, src netip.Addr, q *dns.Msg) *dns.Ms
 	if matched && r.Action == match.Watch {
 		capTTL = WatchedTTL
 	}
-	resp := s.resolve(ctx, q, capTTL)
-	if resp.Rcode == dns.RcodeSuccess && !(matched && r.Action == match.Allow) {
-		// An allowed name stays reachable whatever it points to; any other
-		// name must not lead into a blocked domain through its answer.
-		if br, ok := blockedTarget(p, resp); ok {
-			s.log.Debug("blocked by answer", "name", name, "target", br.Domain, "platform", br.Platform)
-			return s.blocked(src, q, br)
-		}
+	return s.checkTarget(src, q, s.resolve(ctx, q, capTTL), p, matched && r.Action == match.Allow)
+}
+
+// checkTarget gives the blocked answer in place of resp when resp leads
+// into a blocked domain through a CNAME, DNAME, HTTPS or SVCB target. An
+// allowed name (allow) stays reachable whatever it points to.
+func (s *Server) checkTarget(src netip.Addr, q, resp *dns.Msg, p *Policy, allow bool) *dns.Msg {
+	if resp.Rcode != dns.RcodeSuccess || allow {
+		return resp
+	}
+	if br, ok := blockedTarget(p, resp); ok {
+		s.log.Debug("blocked by answer", "name", q.Question[0].Name, "target", br.Domain, "platform", br.Platform)
+		return s.blocked(src, q, br)
 	}
 	return resp
 }
@@ -419,38 +452,94 @@ func (s *Server) blocked(src netip.Addr, q *dns.Msg, r match.Rule) *dns.Msg {
 func (s *Server) resolve(ctx context.Context, q *dns.Msg, capTTL uint32) *dns.Msg {
 	k := cache.KeyOf(q)
 	c := s.opts.Cache
+	stale := false
 	if c != nil {
-		if h, ok := c.Get(k); ok {
-			if resp := s.fromCache(q, h, capTTL); resp != nil {
-				return resp
+		if h, ok := c.Stale(k); ok {
+			if !h.Stale() {
+				if resp := s.fromCache(q, h, capTTL); resp != nil {
+					return resp
+				}
 			}
+			stale = h.Stale()
 		}
 	}
 	up := *s.upstream.Load()
 	if up == nil {
 		return reply(q, dns.RcodeServerFailure)
 	}
-	msg, err, _ := s.flights.do(ctx, k, func() (*dns.Msg, error) {
+	ask := func() (*dns.Msg, error) {
 		resp, err := s.exchange(up, q, k.DO)
 		if err == nil && c != nil {
 			c.Put(k, resp, capTTL)
 		}
 		return resp, err
-	})
+	}
+	var msg *dns.Msg
+	var err error
+	if !stale {
+		msg, err, _ = s.flights.do(ctx, k, ask)
+	} else {
+		msg, err = s.staleTimer(ctx, k, ask)
+	}
 	if err != nil {
-		if c != nil {
-			if h, ok := c.Stale(k); ok {
-				if resp := s.fromCache(q, h, capTTL); resp != nil {
-					s.log.Debug("no upstream answered: serving a stale answer", "name", q.Question[0].Name, "err", err)
-					return resp
-				}
-			}
-		}
-		s.log.Debug("forwarding failed", "name", q.Question[0].Name, "err", err)
-		return reply(q, dns.RcodeServerFailure)
+		return s.failure(q, k, capTTL, err)
 	}
 	return shape(q, msg.Copy(), capTTL)
 }
+
+// errSlowUpstreams ends the wait for the upstreams after the client
+// response timer, a stale answer being at hand.
+var errSlowUpstreams = errors.New("the upstreams did not answer within the client response timer")
+
+// staleTimer runs ask (the flight for k) on a goroutine of its own and
+// waits for it at most StaleAnswerTimeout: past that the caller serves
+// the stale answer, and the flight goes on and refreshes the cache.
+func (s *Server) staleTimer(ctx context.Context, k cache.Key, ask func() (*dns.Msg, error)) (*dns.Msg, error) {
+	type result struct {
+		msg *dns.Msg
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		msg, err, _ := s.flights.do(context.Background(), k, ask)
+		done <- result{msg, err}
+	}()
+	t := time.NewTimer(StaleAnswerTimeout)
+	defer t.Stop()
+	select {
+	case r := <-done:
+		return r.msg, r.err
+	case <-t.C:
+		return nil, errSlowUpstreams
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// failure answers q when no upstream answered it (err): with the stale
+// answer from the cache if there is one (RFC 8767), else SERVFAIL, with
+// an Extended DNS Error 22 ("No Reachable Authority") when the upstreams
+// were not even asked because all of them failed moments ago.
+func (s *Server) failure(q *dns.Msg, k cache.Key, capTTL uint32, err error) *dns.Msg {
+	if c := s.opts.Cache; c != nil {
+		if h, ok := c.Stale(k); ok {
+			if resp := s.fromCache(q, h, capTTL); resp != nil {
+				s.log.Debug("no upstream answered: serving a stale answer", "name", q.Question[0].Name, "err", err)
+				return resp
+			}
+		}
+	}
+	s.log.Debug("forwarding failed", "name", q.Question[0].Name, "err", err)
+	m := reply(q, dns.RcodeServerFailure)
+	if o := m.IsEdns0(); o != nil && errors.Is(err, upstream.ErrAllDown) {
+		o.Option = append(o.Option, &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeNoReachableAuthority, ExtraText: allDownText})
+	}
+	return m
+}
+
+// allDownText is the Extended DNS Error text of a SERVFAIL given without
+// asking, every upstream having failed moments ago.
+const allDownText = "no upstream resolver answers; nocontact is checking them again"
 
 // exchange asks the upstreams the question q, with only our own EDNS
 // record: nothing of the client's (client subnet, cookies) leaves the

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/nocontact/nocontact/dnsfilter/upstream"
 	"golang.org/x/sys/unix"
 )
 
@@ -185,6 +186,8 @@ func (u *udpServer) serve(c *net.UDPConn) {
 		return true
 	}
 	failures := 0
+	var m miss
+	var sb upstream.SendBatch
 	for {
 		if err := rc.Read(recv); err != nil || serr != nil {
 			if err == nil {
@@ -208,19 +211,105 @@ func (u *udpServer) serve(c *net.UDPConn) {
 			if !u.s.admit(src) {
 				continue
 			}
-			if a, ok := u.s.fastAnswer(outBufs[nout][:0], pkt, src); ok && len(a) > 0 {
+			a, res := u.s.fastPath(outBufs[nout][:0], pkt, src, &m)
+			switch {
+			case res == fastAnswered && len(a) > 0:
 				out.setBuf(nout, a)
 				out.addrs[nout] = in.addrs[i]
 				out.hdrs[nout].Hdr.Namelen = in.hdrs[i].Hdr.Namelen
 				nout++
 				continue
+			case res == fastMiss && u.s.forward(c, pkt, from, &m, &sb):
+				continue
 			}
 			u.slow(c, pkt, from)
 		}
+		sb.Flush()
 		for sent = 0; sent < nout; {
 			if err := rc.Write(send); err != nil {
 				break // closed: the answers go with the socket
 			}
+		}
+	}
+}
+
+// answerBatch is the kernel's side of an answerSink: message headers
+// and socket addresses for sendmmsg.
+type answerBatch = mmsgs
+
+// setTo writes a as the destination of message i.
+func (b *mmsgs) setTo(i int, a netip.AddrPort) {
+	sa := &b.addrs[i]
+	*sa = unix.RawSockaddrInet6{}
+	if a.Addr().Is4() {
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		sa4.Family = unix.AF_INET
+		sa4.Addr = a.Addr().As4()
+		putNetPort(&sa4.Port, a.Port())
+		b.hdrs[i].Hdr.Namelen = unix.SizeofSockaddrInet4
+		return
+	}
+	sa.Family = unix.AF_INET6
+	sa.Addr = a.Addr().As16()
+	putNetPort(&sa.Port, a.Port())
+	if z := a.Addr().Zone(); z != "" {
+		if n, err := strconv.ParseUint(z, 10, 32); err == nil {
+			sa.Scope_id = uint32(n)
+		} else if ifi, err := net.InterfaceByName(z); err == nil {
+			sa.Scope_id = uint32(ifi.Index)
+		}
+	}
+	b.hdrs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
+}
+
+// putNetPort stores port in network byte order in *p.
+func putNetPort(p *uint16, port uint16) {
+	b := (*[2]byte)(unsafe.Pointer(p))
+	b[0], b[1] = byte(port>>8), byte(port)
+}
+
+// sendGroup writes answers i..j-1, which all leave from the same socket,
+// with sendmmsg (raw, through the socket's RawConn, as the server's loop).
+func (k *answerSink) sendGroup(i, j int) {
+	c := k.conns[i]
+	if c.LocalAddr().(*net.UDPAddr).IP.To4() == nil && k.to[i].Addr().Is4() {
+		for x := i; x < j; x++ {
+			k.s.writeAnswer(c, k.to[x], k.bufs[x][:k.lens[x]])
+		}
+		return
+	}
+	if k.out == nil {
+		k.out = newMmsgs(false)
+	}
+	m := k.out
+	for x := i; x < j; x++ {
+		m.setBuf(x-i, k.bufs[x][:k.lens[x]])
+		m.setTo(x-i, k.to[x])
+	}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
+	n, sent := j-i, 0
+	send := func(fd uintptr) bool {
+		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&m.hdrs[sent])), uintptr(n-sent), 0, 0, 0)
+		switch e {
+		case 0:
+			sent += int(r)
+			if r == 0 {
+				sent++
+			}
+		case unix.EAGAIN:
+			return false
+		case unix.EINTR:
+		default:
+			sent++ // that answer is lost, as a datagram may be
+		}
+		return true
+	}
+	for sent < n {
+		if err := rc.Write(send); err != nil {
+			return // closed: the answers go with the socket
 		}
 	}
 }

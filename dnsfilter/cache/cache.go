@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/nocontact/nocontact/dnsfilter/wire"
 )
 
 // StaleFor is how long after it expired an answer may still be served
@@ -328,20 +329,121 @@ func (c *Cache) Put(k Key, m *dns.Msg, capTTL uint32) bool {
 	if err != nil {
 		return false
 	}
-	e := &entry{key: k, wire: wire, ttls: offs, exact: repacks(wire), redirects: redirects(cp), stored: c.now(), ttl: ttl}
+	c.store(&entry{key: k, wire: wire, ttls: offs, exact: repacks(wire), redirects: redirects(cp), stored: c.now(), ttl: ttl})
+	return true
+}
 
-	s := c.shard(k)
+// store keeps e, in place of any answer to the same question, making room
+// by dropping the least recently used.
+func (c *Cache) store(e *entry) {
+	s := c.shard(e.key)
 	s.mu.Lock()
-	if old := s.m[k]; old != nil {
+	if old := s.m[e.key]; old != nil {
 		s.remove(old)
 	}
 	for len(s.m) >= s.limit && s.lru.prev != &s.lru {
 		s.remove(s.lru.prev)
 	}
-	s.m[k] = e
+	s.m[e.key] = e
 	s.pushFront(e)
 	s.mu.Unlock()
+}
+
+// PutPacket stores the answer in pkt, which wire.ParseResponse has read
+// into r, exactly as Put would store the message miekg/dns unpacks from
+// pkt, without unpacking it: the same TTL rules, the same uncompressed
+// wire form. It reports whether it stored the answer.
+func (c *Cache) PutPacket(k Key, pkt []byte, r *wire.Response, capTTL uint32) bool {
+	if r.Truncated() {
+		return false
+	}
+	ttl, ok := packetTTL(pkt, r)
+	if !ok {
+		return false
+	}
+	ttl = min(max(ttl, c.min), c.max)
+	if capTTL > 0 {
+		ttl = min(ttl, capTTL)
+	}
+	if ttl == 0 {
+		return false
+	}
+	neg := packetNegative(r)
+	var buf [4096]byte
+	out := binary.BigEndian.AppendUint16(buf[:0], 0)
+	out = binary.BigEndian.AppendUint16(out, r.Flags)
+	out = binary.BigEndian.AppendUint16(out, 1)
+	ar := r.Counts[wire.Additional]
+	if r.OPT >= 0 {
+		ar--
+	}
+	out = binary.BigEndian.AppendUint16(out, uint16(r.Counts[wire.Answer]))
+	out = binary.BigEndian.AppendUint16(out, uint16(r.Counts[wire.Authority]))
+	out = binary.BigEndian.AppendUint16(out, uint16(ar))
+	out = wire.AppendName(out, pkt, wire.HeaderLen)
+	out = binary.BigEndian.AppendUint16(out, r.Qtype)
+	out = binary.BigEndian.AppendUint16(out, r.Qclass)
+	offs := make([]uint16, 0, r.N)
+	var redir []string
+	for i := range r.N {
+		rec := &r.Records[i]
+		if rec.Type == wire.TypeOPT {
+			continue
+		}
+		t := min(max(rec.TTL, ttl), c.max)
+		if capTTL > 0 {
+			t = min(t, capTTL)
+		}
+		if rec.Type == wire.TypeSOA && neg {
+			t = ttl // RFC 2308: the SOA's TTL is the negative TTL
+		}
+		var at int
+		out, at = wire.AppendRecord(out, pkt, rec, t)
+		if len(out) > 65535 {
+			return false
+		}
+		offs = append(offs, uint16(at))
+		if rec.Section == wire.Answer && rec.Type == wire.TypeCNAME {
+			var name [wire.MaxName + 1]byte
+			redir = append(redir, string(wire.AppendPresentation(name[:0], pkt, rec.Data)))
+		}
+	}
+	c.store(&entry{key: k, wire: bytes.Clone(out), ttls: offs, exact: true, redirects: redir, stored: c.now(), ttl: ttl})
 	return true
+}
+
+// packetNegative is negative for a parsed response.
+func packetNegative(r *wire.Response) bool {
+	rc := r.Rcode()
+	return rc == dns.RcodeNameError || (rc == dns.RcodeSuccess && r.Counts[wire.Answer] == 0)
+}
+
+// packetTTL is answerTTL for a parsed response.
+func packetTTL(pkt []byte, r *wire.Response) (uint32, bool) {
+	if rc := r.Rcode(); rc != dns.RcodeSuccess && rc != dns.RcodeNameError {
+		return 0, false
+	}
+	ttl, any := uint32(1<<31-1), false
+	lower := func(t uint32) { ttl, any = min(ttl, t), true }
+	an := r.Counts[wire.Answer]
+	for i := range an {
+		lower(r.Records[i].TTL)
+	}
+	if packetNegative(r) {
+		for i := an; i < an+r.Counts[wire.Authority]; i++ {
+			if rec := &r.Records[i]; rec.Type == wire.TypeSOA {
+				lower(min(rec.TTL, binary.BigEndian.Uint32(pkt[rec.DataEnd-4:])))
+				return ttl, true
+			}
+		}
+		return 0, false
+	}
+	for i := an; i < r.N; i++ {
+		if r.Records[i].Type != wire.TypeOPT {
+			lower(r.Records[i].TTL)
+		}
+	}
+	return ttl, any
 }
 
 // repacks reports whether wire, unpacked and packed again uncompressed,

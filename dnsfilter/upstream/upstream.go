@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -43,6 +42,22 @@ const DefaultTotal = 4 * time.Second
 // ErrAllFailed is returned (wrapped, with the last failure) when no
 // upstream gave a usable answer.
 var ErrAllFailed = errors.New("no upstream answered")
+
+// ErrAllDown is returned at once, without asking anyone, while every
+// upstream has failed in the last few seconds (allDownFor) and none has
+// answered since: background probes check them meanwhile, at most one a
+// second each while questions keep coming. It wraps ErrAllFailed.
+var ErrAllDown = fmt.Errorf("%w: every upstream failed in the last few seconds; checking them again in the background", ErrAllFailed)
+
+// allDownFor is how long the failure of every upstream is taken as known
+// without fresh evidence: a question that finds all of them failing for
+// longer is sent as usual, and its own failure starts the window again.
+// Failed probes keep the window open while questions come.
+const allDownFor = 5 * time.Second
+
+// probeEvery is how often a down upstream is probed at most while every
+// upstream is down and questions keep coming.
+const probeEvery = time.Second
 
 // Kind is how an upstream is reached.
 type Kind uint8
@@ -104,7 +119,9 @@ type Options struct {
 	// Logger receives a line when an upstream stops or starts answering.
 	// Nil means quiet.
 	Logger *slog.Logger
-	// Now tells the time, for the health of each upstream. Nil: time.Now.
+	// Now tells the time, for the health of each upstream, the window in
+	// which all of them count as down, and the age of the pooled sockets.
+	// Nil: time.Now. (Network deadlines use the real clock.)
 	Now func() time.Time
 	// Control, when set, is called on every socket dialled to an upstream
 	// or a bootstrap resolver before it connects (see net.Dialer): the
@@ -117,30 +134,41 @@ type Options struct {
 // upstream that times out, cannot be reached or refuses is moved to the
 // back for a while and probed in the background until it answers again.
 // SERVFAIL or REFUSED moves on to the next upstream; an answer whose ID or
-// question is not ours is dropped. It is safe for concurrent use; nothing
-// in it is locked across a network exchange.
+// question is not ours is dropped (and counted: Dropped). Once every
+// upstream has failed, new questions fail at once (ErrAllDown) for a few
+// seconds while probes check them. Plain upstreams are asked over a pool
+// of long-lived UDP sockets (pool.go). It is safe for concurrent use;
+// nothing in it is locked across a network exchange.
 type Forwarder struct {
-	ups     []*up
-	try     time.Duration
-	total   time.Duration
-	loop    *LoopMark
-	log     *slog.Logger
-	now     func() time.Time
-	closing chan struct{}
-	close   sync.Once
+	ups      []*up
+	try      time.Duration
+	total    time.Duration
+	loop     *LoopMark
+	log      *slog.Logger
+	now      func() time.Time
+	closing  chan struct{}
+	close    sync.Once
+	inflight atomic.Int64
+	dropped  dropped
+	// downAt is when every upstream was last seen failing, all at once;
+	// nil when one has answered since.
+	downAt atomic.Pointer[time.Time]
 }
 
 // up is one upstream with its health.
 type up struct {
 	srv     Server
 	name    string
-	t       transport
+	t       transport   // TLS and HTTPS; plain ones use pool and tcp
+	pool    *udpPool    // plain upstreams: UDP
+	tcp     *plain      // plain upstreams: TCP, when an answer is truncated
 	dropped atomic.Bool // loops back to us: never asked again
 
 	mu        sync.Mutex
 	fails     int       // failures in a row
 	downUntil time.Time // not preferred before this; then probed
 	probing   bool
+	lastProbe time.Time
 }
 
 // transport sends one query to one upstream and returns the answer that
@@ -176,7 +204,9 @@ func New(o Options) (*Forwarder, error) {
 		u := &up{srv: s, name: s.String()}
 		switch s.Kind {
 		case Plain:
-			u.t = &plain{addr: s.Addr.String(), try: f.try, control: o.Control}
+			u.tcp = &plain{addr: s.Addr.String(), try: f.try, control: o.Control}
+			u.t = u.tcp
+			u.pool = newUDPPool(f, u, s.Addr, o.Control)
 		case TLS:
 			u.t = newDoT(s, o.RootCAs, f.try, o.Control)
 		case HTTPS:
@@ -265,95 +295,57 @@ func (f *Forwarder) Health() []Health {
 	return out
 }
 
-// Close closes idle connections and stops the background probes. Queries
-// in flight finish.
+// Close closes the upstream sockets and idle connections and stops the
+// background probes. Questions still in flight fail.
 func (f *Forwarder) Close() {
 	f.close.Do(func() { close(f.closing) })
 	for _, u := range f.ups {
 		u.t.closeIdle()
+		if u.pool != nil {
+			u.pool.close()
+		}
 	}
 }
+
+// Dropped returns how many datagrams the upstream sockets have read and
+// dropped: unreadable, not a response, or not the answer to a question in
+// flight (its ID, its question).
+func (f *Forwarder) Dropped() uint64 { return f.dropped.n.Load() }
 
 // Exchange forwards q and returns the first usable answer, with q's ID.
 // q is not modified. Each upstream gets one try of at most TryTimeout; an
 // upstream that timed out gets a second try while the total allows (a UDP
-// packet may just have been lost).
+// packet may just have been lost). While every upstream is down it fails
+// at once with ErrAllDown.
 func (f *Forwarder) Exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 	if len(q.Question) != 1 {
 		return nil, errors.New("upstream: want exactly one question")
 	}
-	ctx, cancel := context.WithTimeout(ctx, f.total)
-	defer cancel()
+	if err := f.failFast(); err != nil {
+		return nil, err
+	}
 	order := f.order()
 	if len(order) == 0 {
-		return nil, fmt.Errorf("%w: every upstream sends our questions back to us", ErrAllFailed)
+		return nil, errLooping
 	}
-	var last error
-	var again []*up
-	for pass := 0; pass < 2 && len(order) > 0; pass++ {
-		for _, u := range order {
-			if ctx.Err() != nil {
-				break
-			}
-			r, err := f.tryOne(ctx, u, q)
-			if err == nil {
-				return r, nil
-			}
-			last = err
-			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
-				again = append(again, u)
-			}
-		}
-		order, again = again, nil
-	}
-	if last == nil {
-		last = ctx.Err()
-	}
-	return nil, fmt.Errorf("%w: %w", ErrAllFailed, last)
+	return f.exchange(ctx, q, order, false)
 }
 
 // ExchangeWith asks upstream i alone, once, without the health order.
 func (f *Forwarder) ExchangeWith(ctx context.Context, i int, q *dns.Msg) (*dns.Msg, error) {
-	return f.tryOne(ctx, f.ups[i], q)
-}
-
-// tryOne asks u once and keeps its health.
-func (f *Forwarder) tryOne(ctx context.Context, u *up, q *dns.Msg) (*dns.Msg, error) {
-	out := q.Copy()
-	out.Id = dns.Id()
-	if f.loop != nil && u.srv.Kind == Plain {
-		// Only a plain upstream can send the question back to us; the
-		// encrypted ones are never told our mark.
-		f.loop.add(out)
-	}
-	r, err := u.t.exchange(ctx, out)
-	if err == nil {
-		switch r.Rcode {
-		case dns.RcodeServerFailure, dns.RcodeNotImplemented, dns.RcodeFormatError:
-			// It answers, but not this question: next upstream, health
-			// untouched.
-			f.log.Debug("upstream could not answer", "upstream", u.name, "name", q.Question[0].Name, "rcode", dns.RcodeToString[r.Rcode])
-			return nil, fmt.Errorf("%s answered %s", u.name, dns.RcodeToString[r.Rcode])
-		case dns.RcodeRefused:
-			err = errors.New("answered REFUSED: it does not serve us")
-		}
-	}
-	if err != nil {
-		err = fmt.Errorf("%s: %w", u.name, err)
-		f.failed(u, err)
-		return nil, err
-	}
-	f.answered(u)
-	r.Id = q.Id
-	return r, nil
+	return f.exchange(ctx, q, []*up{f.ups[i]}, true)
 }
 
 // order returns the upstreams to try: healthy ones in the configured
 // order, then those held down, soonest back first. A held-down upstream
 // whose time is up gets a background probe.
-func (f *Forwarder) order() []*up {
+func (f *Forwarder) order() []*up { return f.orderInto(nil) }
+
+// orderInto is order, appending to out[:0] (no allocation when every
+// upstream is healthy and out has room).
+func (f *Forwarder) orderInto(out []*up) []*up {
 	now := f.now()
-	out := make([]*up, 0, len(f.ups))
+	out = out[:0]
 	var down []*up
 	var downUntil []time.Time
 	for _, u := range f.ups {
@@ -401,7 +393,70 @@ func (f *Forwarder) probe(u *up) {
 	q := new(dns.Msg)
 	q.SetQuestion(".", dns.TypeNS)
 	q.SetEdns0(1232, false)
-	_, _ = f.tryOne(context.Background(), u, q)
+	// Whatever it answers, the try keeps u's health; the answer itself is
+	// of no use.
+	_, _ = f.exchange(context.Background(), q, []*up{u}, true)
+}
+
+// failFast returns ErrAllDown, and starts the probes that are due, while
+// every upstream has failed within allDownFor and none answered since.
+func (f *Forwarder) failFast() error {
+	at := f.downAt.Load()
+	if at == nil {
+		return nil
+	}
+	now := f.now()
+	if d := now.Sub(*at); d < 0 || d >= allDownFor {
+		return nil
+	}
+	for _, u := range f.ups {
+		if u.dropped.Load() {
+			continue
+		}
+		u.mu.Lock()
+		due := !u.probing && (u.lastProbe.IsZero() || now.Sub(u.lastProbe) >= probeEvery || now.Before(u.lastProbe))
+		if due {
+			u.probing = true
+			u.lastProbe = now
+		}
+		u.mu.Unlock()
+		if due {
+			go f.probe(u)
+		}
+	}
+	return ErrAllDown
+}
+
+// allFailing reports whether every upstream not dropped has failed and
+// not answered since.
+func (f *Forwarder) allFailing() bool {
+	n := 0
+	for _, u := range f.ups {
+		if u.dropped.Load() {
+			continue
+		}
+		u.mu.Lock()
+		ok := u.fails == 0
+		u.mu.Unlock()
+		if ok {
+			return false
+		}
+		n++
+	}
+	return n > 0
+}
+
+// noteAllFailed is called when a question got no answer from any
+// upstream: if every upstream is failing, new questions fail at once from
+// now on, for allDownFor.
+func (f *Forwarder) noteAllFailed() {
+	if f.allFailing() {
+		now := f.now()
+		if f.downAt.Swap(&now) == nil {
+			f.log.Warn("no upstream resolver answers: new names get SERVFAIL at once, cached ones their last answer, " +
+				"while nocontact checks the upstreams in the background")
+		}
+	}
 }
 
 // holdDown is how long an upstream that failed n times in a row is tried
@@ -411,11 +466,15 @@ func holdDown(n int) time.Duration {
 }
 
 func (f *Forwarder) failed(u *up, err error) {
+	now := f.now()
 	u.mu.Lock()
 	u.fails++
 	n := u.fails
-	u.downUntil = f.now().Add(holdDown(n))
+	u.downUntil = now.Add(holdDown(n))
 	u.mu.Unlock()
+	if f.downAt.Load() != nil && f.allFailing() {
+		f.downAt.Store(&now) // fresh evidence: still all down
+	}
 	if n != 1 {
 		f.log.Debug("upstream still failing", "upstream", u.name, "err", err)
 		return
@@ -442,6 +501,10 @@ func (f *Forwarder) answered(u *up) {
 	u.fails = 0
 	u.mu.Unlock()
 	if was > 0 {
+		if f.downAt.Swap(nil) != nil {
+			f.log.Info("an upstream resolver answers again: forwarding as usual", "upstream", u.name)
+			return
+		}
 		f.log.Info("upstream answers again", "upstream", u.name)
 	}
 }

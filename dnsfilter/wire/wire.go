@@ -50,11 +50,13 @@ type Query struct {
 	// spelling of the question is packet[HeaderLen:QuestionEnd].
 	NameEnd     int
 	QuestionEnd int
-	// EDNS reports an OPT record; UDPSize and DO are its payload size and
-	// DNSSEC OK bit.
+	// EDNS reports an OPT record; UDPSize, DO and Version are its payload
+	// size, DNSSEC OK bit and EDNS version (the caller answers BADVERS to
+	// any but 0, RFC 6891 section 6.1.3).
 	EDNS    bool
 	UDPSize uint16
 	DO      bool
+	Version uint8
 }
 
 // RD reports whether the client asked for recursion.
@@ -69,7 +71,7 @@ func (q *Query) CD() bool { return q.Flags&FlagCD != 0 }
 // not a plain query as described in the package comment: a response, an
 // opcode other than QUERY, the TC, AA or Z bits or an rcode set, another
 // number of records, a compressed or unusual name, an OPT record with
-// options, a version other than 0 or an extended rcode, or bytes after the
+// options or an extended rcode, or bytes after the
 // last record.
 func Parse(pkt []byte, buf *[MaxName]byte) (q Query, ok bool) {
 	if len(pkt) < HeaderLen {
@@ -140,10 +142,11 @@ func Parse(pkt []byte, buf *[MaxName]byte) (q Query, ok bool) {
 		if off+11 != len(pkt) || pkt[off] != 0 || binary.BigEndian.Uint16(pkt[off+1:]) != typeOPT {
 			return q, false
 		}
-		if pkt[off+5] != 0 || pkt[off+6] != 0 || binary.BigEndian.Uint16(pkt[off+9:]) != 0 {
+		if pkt[off+5] != 0 || binary.BigEndian.Uint16(pkt[off+9:]) != 0 {
 			return q, false
 		}
 		q.EDNS = true
+		q.Version = pkt[off+6]
 		q.UDPSize = binary.BigEndian.Uint16(pkt[off+3:])
 		q.DO = pkt[off+7]&0x80 != 0
 		off += 11

@@ -19,13 +19,14 @@ func pack(t testing.TB, m *dns.Msg) []byte {
 func TestParse(t *testing.T) {
 	long := strings.Repeat(strings.Repeat("a", 63)+".", 3) + strings.Repeat("b", 61) + "." // 255 octets on the wire
 	for _, tt := range []struct {
-		name  string
-		msg   func() *dns.Msg
-		raw   func([]byte) []byte // edits the packed query
-		ok    bool
-		lower string
-		edns  bool
-		do    bool
+		name    string
+		msg     func() *dns.Msg
+		raw     func([]byte) []byte // edits the packed query
+		ok      bool
+		lower   string
+		edns    bool
+		do      bool
+		version uint8
 	}{
 		{name: "plain", msg: func() *dns.Msg { return new(dns.Msg).SetQuestion("WwW.Example.org.", dns.TypeA) }, ok: true, lower: "www.example.org."},
 		{name: "edns do", msg: func() *dns.Msg { return new(dns.Msg).SetQuestion("a_b-c.example.", dns.TypeHTTPS).SetEdns0(4096, true) }, ok: true, lower: "a_b-c.example.", edns: true, do: true},
@@ -55,7 +56,7 @@ func TestParse(t *testing.T) {
 			m := new(dns.Msg).SetQuestion("example.", dns.TypeA).SetEdns0(1232, false)
 			m.IsEdns0().SetVersion(1)
 			return m
-		}},
+		}, ok: true, lower: "example.", edns: true, version: 1},
 		{name: "trailing byte", msg: func() *dns.Msg { return new(dns.Msg).SetQuestion("example.", dns.TypeA) }, raw: func(b []byte) []byte { return append(b, 0) }},
 		{name: "short", msg: func() *dns.Msg { return new(dns.Msg).SetQuestion("example.", dns.TypeA) }, raw: func(b []byte) []byte { return b[:len(b)-1] }},
 		{name: "pointer", msg: func() *dns.Msg { return new(dns.Msg).SetQuestion("example.", dns.TypeA) }, raw: func(b []byte) []byte {
@@ -75,8 +76,8 @@ func TestParse(t *testing.T) {
 			if !tt.ok {
 				return
 			}
-			if string(q.Name) != tt.lower || q.EDNS != tt.edns || q.DO != tt.do {
-				t.Errorf("got name %q edns %v do %v, want %q %v %v", q.Name, q.EDNS, q.DO, tt.lower, tt.edns, tt.do)
+			if string(q.Name) != tt.lower || q.EDNS != tt.edns || q.DO != tt.do || q.Version != tt.version {
+				t.Errorf("got name %q edns %v do %v version %d, want %q %v %v %d", q.Name, q.EDNS, q.DO, q.Version, tt.lower, tt.edns, tt.do, tt.version)
 			}
 		})
 	}
@@ -121,7 +122,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("header: Parse %+v, miekg/dns %+v", q, m.MsgHdr)
 		}
 		o := m.IsEdns0()
-		if (o != nil) != q.EDNS || (o != nil && (o.UDPSize() != q.UDPSize || o.Do() != q.DO || len(o.Option) != 0)) {
+		if (o != nil) != q.EDNS || (o != nil && (o.UDPSize() != q.UDPSize || o.Do() != q.DO || o.Version() != q.Version || len(o.Option) != 0)) {
 			t.Fatalf("EDNS: Parse %+v, miekg/dns %v", q, o)
 		}
 		if string(pkt[HeaderLen:q.NameEnd]) == "" || q.QuestionEnd != q.NameEnd+4 {
