@@ -498,7 +498,7 @@ func (d *Daemon) keep(ctx context.Context) {
 	d.mu.Lock()
 	binding := d.eng.Binding(d.clk.Now())
 	var names []string
-	if d.cfg.HostsFile.Enabled {
+	if d.eng.Hosts() {
 		names = HostsNames(d.opts.Catalog, d.spec)
 	}
 	d.mu.Unlock()

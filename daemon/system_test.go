@@ -17,6 +17,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/nocontact/nocontact/daemon/clock"
+	"github.com/nocontact/nocontact/daemon/pact"
 	"github.com/nocontact/nocontact/dnsfilter"
 	"github.com/nocontact/nocontact/dnsfilter/catalog"
 	"github.com/nocontact/nocontact/installer/hosts"
@@ -133,6 +134,7 @@ func TestKeepReassertsAndWritesHostsOnlyWhenInstalled(t *testing.T) {
 }
 
 func TestHostsLayerOff(t *testing.T) {
+	// Off from the first start: the pact begins without the layer.
 	f := newFixture(t)
 	f.write(t, `block = ["instagram"]`+"\nlength = \"30d\"\n[hosts_file]\nenabled = false")
 	sys := &fakeSystem{installed: true}
@@ -140,6 +142,31 @@ func TestHostsLayerOff(t *testing.T) {
 	d.keep(context.Background())
 	if sys.hostsSets != 1 || len(sys.hosts) != 0 {
 		t.Errorf("[hosts_file] enabled = false: SetHosts %d times with %v, want once with none", sys.hostsSets, sys.hosts)
+	}
+
+	// Turned off during a pact: a loosening, which waits out the cooldown
+	// while the layer stays.
+	g := newFixture(t)
+	g.write(t, `block = ["instagram"]`+"\nlength = \"30d\"\ncooldown = \"1h\"")
+	sys = &fakeSystem{installed: true}
+	d = g.startWith(t, sys)
+	g.write(t, `block = ["instagram"]`+"\nlength = \"30d\"\ncooldown = \"1h\"\n[hosts_file]\nenabled = false")
+	if err := d.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	d.keep(context.Background())
+	if len(sys.hosts) == 0 {
+		t.Error("the hosts layer went at once when the settings turned it off during a pact")
+	}
+	if p := d.Status().Pending; len(p) != 1 || p[0].Op != pact.OpHosts {
+		t.Errorf("pending %+v, want the hosts layer's removal queued", p)
+	}
+	g.clk.r.Boot += time.Hour
+	g.clk.r.Wall = g.clk.r.Wall.Add(time.Hour)
+	d.step()
+	d.keep(context.Background())
+	if len(sys.hosts) != 0 {
+		t.Errorf("after the cooldown the hosts layer still lists %d names", len(sys.hosts))
 	}
 }
 

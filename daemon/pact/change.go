@@ -29,6 +29,7 @@ const (
 	OpAddQuiet       Op = "add-quiet"       // Window
 	OpRemoveQuiet    Op = "remove-quiet"    // Window
 	OpFirewall       Op = "firewall"        // Firewall: the firewall layer on or off
+	OpHosts          Op = "hosts"           // Hosts: the hosts-file layer on or off
 	OpAddWitness     Op = "add-witness"     // Value: a site trusted to tell the time
 	OpRemoveWitness  Op = "remove-witness"  // Value
 	OpUnlock         Op = "unlock"          // end the pact now; not from the file
@@ -56,6 +57,7 @@ type Change struct {
 	Cooldown time.Duration `json:"cooldown,omitempty"`
 	Strict   bool          `json:"strict,omitempty"`
 	Firewall bool          `json:"firewall,omitempty"`
+	Hosts    bool          `json:"hosts,omitempty"`
 	Window   *Window       `json:"window,omitempty"`
 	// Plan is the whole plan a new pact (OpPeriod) or a change of a
 	// plan in phases (OpPlan) sets.
@@ -184,6 +186,16 @@ func (e *Engine) diff(want, act Terms, t time.Time) []Change {
 		}
 		add(c)
 	}
+	if want.Hosts != act.Hosts {
+		c := Change{Key: fmt.Sprintf("hosts:%t", want.Hosts), Op: OpHosts, Hosts: want.Hosts,
+			What: "list the blocked platforms in the hosts file again"}
+		if !want.Hosts {
+			// The hosts layer holds when the DNS filter is stopped or
+			// gone around: taking it away is a loosening.
+			c.Loosening, c.What = true, "stop listing the blocked platforms in the hosts file"
+		}
+		add(c)
+	}
 	if want.Confirm != act.Confirm {
 		c := Change{Key: fmt.Sprintf("confirm:%t", want.Confirm), Op: OpConfirm, Strict: want.Confirm,
 			What: "ask again, once the cooldown has passed, before the pact ends early"}
@@ -308,6 +320,8 @@ func apply(st *State, c Change, at time.Time) {
 		a.Strict = c.Strict
 	case OpFirewall:
 		a.Firewall = c.Firewall
+	case OpHosts:
+		a.Hosts = c.Hosts
 	case OpAddWitness:
 		a.Witnesses = set(append(a.Witnesses, c.Value))
 	case OpRemoveWitness:

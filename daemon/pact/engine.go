@@ -88,6 +88,9 @@ func (e *Engine) Binding(t time.Time) bool {
 // (while anything is blocked; the daemon decides that).
 func (e *Engine) Firewall() bool { return e.st.Active.Firewall }
 
+// Hosts reports whether the active pact keeps the hosts-file layer.
+func (e *Engine) Hosts() bool { return e.st.Active.Hosts }
+
 // Uninstall asks to remove nocontact from the machine. allowed is set when
 // it may be removed now: nothing binds (see Binding), or an earlier
 // request has waited out its cooldown. Otherwise the request is a

@@ -28,6 +28,7 @@ func LostRequest(req Request, every []string, minCooldown time.Duration, t time.
 		Cooldown:  max(req.Cooldown, minCooldown),
 		Quiet:     slices.Clone(req.Quiet),
 		Firewall:  true,
+		Hosts:     true,
 	}
 	if req.Strict {
 		// Months on the UTC calendar: hours from the local one at most,

@@ -60,6 +60,10 @@ type Terms struct {
 	// before the layer existed, so a request that asks for it is a
 	// tightening, applied at once.
 	Firewall bool `json:"firewall,omitempty"`
+	// Hosts keeps the hosts-file layer (see config.HostsFile) while
+	// anything is blocked. Off in a state written before it was part of
+	// the terms, so a request that asks for it applies at once.
+	Hosts bool `json:"hosts,omitempty"`
 	// Confirm makes ending the pact early take effect only when confirmed
 	// again after the cooldown (see ConfirmWindow).
 	Confirm bool `json:"confirm,omitempty"`
@@ -211,6 +215,7 @@ func FromConfig(c *config.Config) Request {
 		Reason:    c.Pact.Reason,
 		Witnesses: set(c.Clock.Witnesses),
 		Firewall:  c.Firewall.Enabled,
+		Hosts:     c.HostsFile.Enabled,
 	}
 	for _, ph := range c.Phases {
 		r.Phases = append(r.Phases, Phase{
