@@ -34,7 +34,7 @@ func TestLostRequestFailsClosed(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			req := base()
-			req.Hosts = true // as the settings ask by default
+			req.Hosts = true    // as the settings ask by default
 			req.Firewall = true // the settings' default
 			tt.req(&req)
 			e := Adopt(LostRequest(req, every, day, t0), t0, time.UTC)
