@@ -2,7 +2,6 @@ package dnsfilter
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +17,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/nocontact/nocontact/dnsfilter/dnstest"
 	"github.com/nocontact/nocontact/dnsfilter/upstream"
-	"golang.org/x/sys/unix"
+	"github.com/nocontact/nocontact/internal/netnstest"
 )
 
 // netnsPair creates two network namespaces joined by a veth link, the
@@ -62,32 +60,6 @@ func netnsPair(t *testing.T) (srv, cli string) {
 	return srv, cli
 }
 
-// inNetns runs f on an OS thread that has joined the named namespace.
-// Sockets f creates belong to that namespace for their whole life. The
-// thread is thrown away afterwards rather than switched back.
-func inNetns(t *testing.T, name string, f func()) {
-	t.Helper()
-	done := make(chan error)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		fd, err := unix.Open("/var/run/netns/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			done <- err
-			return
-		}
-		defer unix.Close(fd)
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			done <- fmt.Errorf("setns %s: %w", name, err)
-			return
-		}
-		f()
-		done <- nil
-	}()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestNetnsNotAnOpenResolver sends real queries from another network
 // namespace: REFUSED unless the source is inside lan_clients.
 func TestNetnsNotAnOpenResolver(t *testing.T) {
@@ -103,7 +75,7 @@ func TestNetnsNotAnOpenResolver(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		inNetns(t, srvNS, func() { err = s.Start() })
+		netnstest.In(t, srvNS, func() { err = s.Start() })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +99,7 @@ func TestNetnsNotAnOpenResolver(t *testing.T) {
 	} {
 		var r *dns.Msg
 		var err error
-		inNetns(t, cliNS, func() {
+		netnstest.In(t, cliNS, func() {
 			q := new(dns.Msg)
 			q.SetQuestion(tt.name, dns.TypeA)
 			r, _, err = (&dns.Client{Net: tt.proto}).Exchange(q, tt.addr)
@@ -155,7 +127,7 @@ func TestNetnsLANClientRateLimited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inNetns(t, srvNS, func() { err = s.Start() })
+	netnstest.In(t, srvNS, func() { err = s.Start() })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +136,7 @@ func TestNetnsLANClientRateLimited(t *testing.T) {
 
 	var answered int
 	var elapsed time.Duration
-	inNetns(t, cliNS, func() {
+	netnstest.In(t, cliNS, func() {
 		c, err := net.Dial("udp", addr)
 		if err != nil {
 			return
@@ -218,7 +190,7 @@ func TestNetnsEncryptedEndpointsRefuseOutsiders(t *testing.T) {
 	ep := NewEndpoints(s)
 	t.Cleanup(ep.Close)
 	at := netip.MustParseAddrPort("10.77.0.1:0")
-	inNetns(t, srvNS, func() {
+	netnstest.In(t, srvNS, func() {
 		if errs := ep.Set(EndpointSpec{TLS: []netip.AddrPort{at}, HTTPS: []netip.AddrPort{at}, Cert: func() *tls.Certificate { return &cert }}); len(errs) > 0 {
 			err = errs[0]
 		}
@@ -229,9 +201,9 @@ func TestNetnsEncryptedEndpointsRefuseOutsiders(t *testing.T) {
 	dotAddr, _ := ep.Bound("tls", at)
 	dohAddr, _ := ep.Bound("https", at)
 	dot, hc := endpointClients(ca)
-	hc.Transport.(*http.Transport).DialContext = dialInNetns(cliNS)
+	hc.Transport.(*http.Transport).DialContext = netnstest.Dialer(cliNS, "")
 	ask := func() (dotA, dohA string, dotErr, dohErr error) {
-		inNetns(t, cliNS, func() {
+		netnstest.In(t, cliNS, func() {
 			q := new(dns.Msg)
 			q.SetQuestion("instagram.com.", dns.TypeA)
 			var r *dns.Msg
@@ -265,34 +237,5 @@ func TestNetnsEncryptedEndpointsRefuseOutsiders(t *testing.T) {
 	dotA, dohA, dotErr, dohErr = ask()
 	if dotErr != nil || dohErr != nil || dotA != "0.0.0.0" || dohA != "0.0.0.0" {
 		t.Errorf("from 10.77.0.2 inside lan_clients: DoT %q %v, DoH %q %v; want 0.0.0.0 from both", dotA, dotErr, dohA, dohErr)
-	}
-}
-
-// dialInNetns dials from the named namespace, for clients (like
-// net/http's) that dial on goroutines of their own.
-func dialInNetns(name string) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		type result struct {
-			c   net.Conn
-			err error
-		}
-		ch := make(chan result, 1)
-		go func() {
-			runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-			fd, err := unix.Open("/var/run/netns/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				ch <- result{nil, err}
-				return
-			}
-			defer unix.Close(fd)
-			if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-				ch <- result{nil, err}
-				return
-			}
-			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-			ch <- result{c, err}
-		}()
-		r := <-ch
-		return r.c, r.err
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/nocontact/nocontact/installer/command/commandtest"
 	"github.com/nocontact/nocontact/installer/osdns"
 	"github.com/nocontact/nocontact/installer/unit"
+	"github.com/nocontact/nocontact/internal/netnstest"
 	"github.com/nocontact/nocontact/internal/wait"
 )
 
@@ -78,31 +78,6 @@ func TestFirewallEndToEnd(t *testing.T) {
 	}
 	if now, _ := exec.Command("nft", "-s", "list", "ruleset").Output(); !bytes.Equal(now, realRuleset) {
 		t.Errorf("the machine's own nftables rule set changed:\n%s", now)
-	}
-}
-
-// inNetnsCmd runs f on an OS thread that has joined the named network
-// namespace, and throws the thread away afterwards.
-func inNetnsCmd(t *testing.T, name string, f func()) {
-	t.Helper()
-	done := make(chan error)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		fd, err := unix.Open("/var/run/netns/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			done <- err
-			return
-		}
-		defer unix.Close(fd)
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			done <- fmt.Errorf("setns %s: %w", name, err)
-			return
-		}
-		f()
-		done <- nil
-	}()
-	if err := <-done; err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -200,7 +175,7 @@ func firewallChild(t *testing.T, parentNS string) {
 		}
 		w.WriteMsg(m)
 	})
-	inNetnsCmd(t, resolverNS, func() {
+	netnstest.In(t, resolverNS, func() {
 		pc, err := net.ListenPacket("udp", fwResolverAddr+":53")
 		if err != nil {
 			t.Fatal(err)

@@ -3,28 +3,25 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
-	"golang.org/x/sys/unix"
 
 	"github.com/nocontact/nocontact/dnsfilter/dnstest"
+	"github.com/nocontact/nocontact/internal/netnstest"
 )
 
 // TestPhoneInNetns walks `nocontact phone` against a real nocontact in a
@@ -71,7 +68,7 @@ func TestPhoneInNetns(t *testing.T) {
 
 	// The stand-in upstream, on the computer's own loopback.
 	var up netip.AddrPort
-	inNS(t, srvNS, func() {
+	netnstest.In(t, srvNS, func() {
 		up = dnstest.Serve(t, dnstest.NewZone(t, "example.org. 300 IN A 192.0.2.1", "instagram.com. 300 IN A 192.0.2.9"))
 	})
 	dir := t.TempDir()
@@ -118,7 +115,7 @@ control_socket = "`+sock+`"
 	if link == "" {
 		t.Fatalf("no link shown:\n%s\n%s", shown.String(), stderr.String())
 	}
-	fromPhone := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: netnsDialer(phoneNS, "")}}
+	fromPhone := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: netnstest.Dialer(phoneNS, "")}}
 	resp, err := fromPhone.Get(link)
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +194,7 @@ control_socket = "`+sock+`"
 	}
 	doh := func(src, name string) (string, error) {
 		hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-			DialContext:     netnsDialer(phoneNS, src),
+			DialContext:     netnstest.Dialer(phoneNS, src),
 			TLSClientConfig: &tls.Config{RootCAs: pool},
 		}}
 		q := new(dns.Msg)
@@ -248,61 +245,5 @@ control_socket = "`+sock+`"
 	}
 	if got := strings.Join(st.Health.Listening, ", "); !strings.Contains(got, "10.78.0.1:853 (DNS over TLS)") || !strings.Contains(got, "10.78.0.1:443 (DNS over HTTPS)") {
 		t.Errorf("status lists %s", got)
-	}
-}
-
-// inNS runs f on an OS thread in the named network namespace: sockets f
-// makes belong to it.
-func inNS(t *testing.T, name string, f func()) {
-	t.Helper()
-	done := make(chan error)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		done <- setNS(name)
-		f()
-		done <- nil
-	}()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil { // f has returned
-		t.Fatal(err)
-	}
-}
-
-func setNS(name string) error {
-	fd, err := unix.Open("/var/run/netns/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	return unix.Setns(fd, unix.CLONE_NEWNET)
-}
-
-// netnsDialer dials from the named namespace (from the address src when
-// not ""), for clients like net/http's that dial on goroutines of their
-// own.
-func netnsDialer(name, src string) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		type result struct {
-			c   net.Conn
-			err error
-		}
-		ch := make(chan result, 1)
-		go func() {
-			runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-			if err := setNS(name); err != nil {
-				ch <- result{nil, err}
-				return
-			}
-			d := &net.Dialer{}
-			if src != "" {
-				d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
-			}
-			c, err := d.DialContext(ctx, network, addr)
-			ch <- result{c, err}
-		}()
-		r := <-ch
-		return r.c, r.err
 	}
 }

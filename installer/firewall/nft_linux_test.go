@@ -9,40 +9,13 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/nocontact/nocontact/internal/netnstest"
 	"github.com/nocontact/nocontact/internal/wait"
 )
-
-// inNetns runs f on an OS thread that has joined the named namespace,
-// and throws the thread away afterwards.
-func inNetns(t *testing.T, name string, f func()) {
-	t.Helper()
-	done := make(chan error)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		fd, err := unix.Open("/var/run/netns/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			done <- err
-			return
-		}
-		defer unix.Close(fd)
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			done <- fmt.Errorf("setns %s: %w", name, err)
-			return
-		}
-		f()
-		done <- nil
-	}()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-}
 
 // nftChildEnv marks the copy of the test binary that runs in a network
 // namespace of its own.
@@ -103,7 +76,7 @@ func TestNftables(t *testing.T) {
 	ip("-n", far, "addr", "add", "10.66.0.2/24", "dev", "nc1")
 	ip("-n", far, "addr", "add", "10.66.0.9/24", "dev", "nc1")
 	ip("-n", far, "link", "set", "nc1", "up")
-	inNetns(t, far, func() {
+	netnstest.In(t, far, func() {
 		for _, a := range []string{"10.66.0.2:53", "10.66.0.2:853", "10.66.0.9:443"} {
 			ln, err := net.Listen("tcp", a)
 			if err != nil {
