@@ -207,7 +207,11 @@ type Daemon struct {
 	// standDown is set once the pact allowed uninstalling: from then on
 	// the daemon no longer re-asserts the DNS settings or rewrites the
 	// hosts layer, so that uninstall can give them back (until a restart).
+	// keeping is held by each keep round for its whole length, and by
+	// Uninstall while it sets standDown: once Uninstall says "allowed",
+	// no round still under way can put back what uninstall removes.
 	standDown atomic.Bool
+	keeping   sync.Mutex
 }
 
 // New reads the settings and the pact's memory, and builds the filter
@@ -492,7 +496,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 // outside d.mu: the settings may take a command or two to check.
 func (d *Daemon) keep(ctx context.Context) {
 	sys := d.opts.System
-	if sys == nil || d.standDown.Load() || !sys.Installed() {
+	if sys == nil {
+		return
+	}
+	d.keeping.Lock()
+	defer d.keeping.Unlock()
+	if d.standDown.Load() || !sys.Installed() {
 		return
 	}
 	d.mu.Lock()
@@ -729,15 +738,20 @@ func (d *Daemon) Unlock() (pact.Change, error) {
 // Once it is allowed the daemon stands down (see standDown).
 func (d *Daemon) Uninstall() (c pact.Change, allowed bool, err error) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	c, allowed, res, err := d.eng.Uninstall(d.clk.Now())
 	d.logResult(res)
 	if serr := d.save(); serr != nil && err == nil {
 		err = serr
 	}
+	d.mu.Unlock()
 	if allowed && err == nil {
+		// Wait for a keep round under way (it takes d.mu, so not while
+		// holding it): after this, nothing re-asserts what uninstall is
+		// about to give back.
+		d.keeping.Lock()
 		d.standDown.Store(true)
-		d.log.Warn("uninstalling is allowed now: nocontact stops keeping the system's DNS settings and hosts file until it restarts")
+		d.keeping.Unlock()
+		d.log.Warn("uninstalling is allowed now: nocontact stops keeping the system's DNS settings, hosts file, browser policies and firewall rules until it restarts")
 	}
 	d.poke()
 	return c, allowed, err

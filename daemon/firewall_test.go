@@ -31,6 +31,9 @@ type fakeLayers struct {
 	putBack  []string // the next KeepBrowsers puts these back
 	browsers int
 	marked   atomic.Int64
+	// hold, when set, keeps the next KeepFirewall waiting (after it says
+	// so on entered) until it is closed: a keep round under way.
+	hold, entered chan struct{}
 }
 
 func (f *fakeLayers) UpstreamControl() (func(network, address string, c syscall.RawConn) error, error) {
@@ -38,6 +41,14 @@ func (f *fakeLayers) UpstreamControl() (func(network, address string, c syscall.
 }
 
 func (f *fakeLayers) KeepFirewall(_ context.Context, r *firewall.Rules) (bool, error) {
+	f.mu.Lock()
+	hold, entered := f.hold, f.entered
+	f.hold, f.entered = nil, nil
+	f.mu.Unlock()
+	if hold != nil {
+		close(entered)
+		<-hold
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
@@ -194,5 +205,79 @@ func TestFirewallStaysOffWithoutTheMark(t *testing.T) {
 	}
 	if !strings.Contains(f.log.String(), "the firewall layer stays off") {
 		t.Errorf("the log does not say why:\n%s", f.log)
+	}
+}
+
+// TestUninstallWaitsForTheKeepRoundUnderWay: uninstall removes the
+// firewall layer right after the daemon says it may, so a keep round that
+// was already under way must not put the layer back afterwards (CI saw
+// exactly that: the machine kept refusing DNS after uninstall). Uninstall
+// answers "allowed" only once that round is over, and no round after it
+// touches the layer.
+func TestUninstallWaitsForTheKeepRoundUnderWay(t *testing.T) {
+	f := newFixture(t)
+	f.write(t, `block = ["instagram"]`+"\nlength = \"30d\"\ncooldown = \"1h\"")
+	sys := &fakeSystem{}
+	layers := &fakeLayers{}
+	o := f.options(t, sys)
+	o.Firewall, o.Browsers = layers, layers
+	d := f.startOpts(t, o)
+	sys.mu.Lock()
+	sys.installed = true
+	sys.mu.Unlock()
+	ctx := context.Background()
+	d.keep(ctx)
+	if r, _ := layers.state(); r == nil {
+		t.Fatal("the layer is not on while the pact blocks")
+	}
+	res, err := d.Backend().Uninstall(ctx)
+	if err != nil || res.Allowed {
+		t.Fatalf("Uninstall during the pact: %+v, %v; want it queued", res, err)
+	}
+	f.clk.r.Boot += time.Hour
+	f.clk.r.Wall = f.clk.r.Wall.Add(time.Hour)
+	d.step()
+
+	hold, entered := make(chan struct{}), make(chan struct{})
+	layers.mu.Lock()
+	layers.hold, layers.entered = hold, entered
+	layers.mu.Unlock()
+	kept := make(chan struct{})
+	go func() { defer close(kept); d.keep(ctx) }()
+	<-entered
+	type answer struct {
+		allowed bool
+		err     error
+	}
+	uninstalled := make(chan answer, 1)
+	go func() {
+		res, err := d.Backend().Uninstall(ctx)
+		uninstalled <- answer{res.Allowed, err}
+	}()
+	select {
+	case a := <-uninstalled:
+		t.Fatalf("Uninstall answered (allowed %v, %v) while a keep round that re-asserts the layer was still under way", a.allowed, a.err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(hold)
+	if a := <-uninstalled; a.err != nil || !a.allowed {
+		t.Fatalf("Uninstall after the cooldown: allowed %v, %v", a.allowed, a.err)
+	}
+	select {
+	case <-kept:
+	default:
+		t.Fatal("Uninstall answered before the keep round under way was over")
+	}
+
+	// What uninstall does now: the layer goes. No round puts it back.
+	layers.mu.Lock()
+	layers.rules = nil
+	calls := layers.calls
+	layers.mu.Unlock()
+	d.keep(ctx)
+	layers.mu.Lock()
+	defer layers.mu.Unlock()
+	if layers.rules != nil || layers.calls != calls {
+		t.Errorf("after uninstall was allowed a keep round touched the firewall layer (%d calls, was %d; rules %v)", layers.calls, calls, layers.rules)
 	}
 }
