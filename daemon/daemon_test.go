@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,9 +16,33 @@ import (
 	"github.com/nocontact/nocontact/dnsfilter/catalog"
 )
 
-type fakeClock struct{ r clock.Reading }
+// fakeClock is the daemons' clock in tests. The daemon's goroutines (the
+// witness, the encrypted-DNS lookups) read it while a test moves it, so
+// every access goes through the lock.
+type fakeClock struct {
+	mu sync.Mutex
+	r  clock.Reading
+}
 
-func (f *fakeClock) Read() (clock.Reading, error) { return f.r, nil }
+func (f *fakeClock) Read() (clock.Reading, error) { return f.reading(), nil }
+
+func (f *fakeClock) reading() clock.Reading {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.r
+}
+
+// set changes the reading with fn.
+func (f *fakeClock) set(fn func(r *clock.Reading)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(&f.r)
+}
+
+// advance moves the boot clock and the wall clock on by d, as time passing.
+func (f *fakeClock) advance(d time.Duration) {
+	f.set(func(r *clock.Reading) { r.Boot += d; r.Wall = r.Wall.Add(d) })
+}
 
 type fixture struct {
 	dir, cfg string
@@ -33,7 +58,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	dir := t.TempDir()
 	return &fixture{dir: dir, cfg: filepath.Join(dir, "nocontact.toml"), log: new(bytes.Buffer),
-		clk: &fakeClock{clock.Reading{BootID: "a", Boot: time.Hour, Wall: time.Date(2026, 11, 22, 21, 0, 0, 0, time.UTC)}}}
+		clk: &fakeClock{r: clock.Reading{BootID: "a", Boot: time.Hour, Wall: time.Date(2026, 11, 22, 21, 0, 0, 0, time.UTC)}}}
 }
 
 func (f *fixture) write(t *testing.T, pact string) {
@@ -97,8 +122,7 @@ func TestRestartKeepsPendingAndIgnoresWallClock(t *testing.T) {
 	due := d.Status().Pending[0].Effective
 	// The daemon is killed (nothing more is saved), the wall clock is set a
 	// month ahead, and it starts again in the same boot.
-	f.clk.r.Boot += time.Minute
-	f.clk.r.Wall = f.clk.r.Wall.AddDate(0, 1, 0)
+	f.clk.set(func(r *clock.Reading) { r.Boot += time.Minute; r.Wall = r.Wall.AddDate(0, 1, 0) })
 	d2 := f.start(t)
 	st := d2.Status()
 	if len(st.Pending) != 1 || !st.Pending[0].Effective.Equal(due) {

@@ -149,8 +149,7 @@ func TestFirewallLayerKept(t *testing.T) {
 	if r, _ := layers.state(); r == nil {
 		t.Error("the layer went off at once when the settings turned it off")
 	}
-	f.clk.r.Boot += time.Hour
-	f.clk.r.Wall = f.clk.r.Wall.Add(time.Hour)
+	f.clk.advance(time.Hour)
 	d.step()
 	d.keep(ctx)
 	if r, _ := layers.state(); r != nil {
@@ -166,8 +165,7 @@ func TestFirewallLayerKept(t *testing.T) {
 	if r, _ := layers.state(); r == nil {
 		t.Fatal("turning the layer on again did not apply at once")
 	}
-	f.clk.r.Boot += 31 * 24 * time.Hour
-	f.clk.r.Wall = f.clk.r.Wall.Add(31 * 24 * time.Hour)
+	f.clk.advance(31 * 24 * time.Hour)
 	d.step()
 	before := layers.browsers
 	d.keep(ctx)
@@ -234,8 +232,7 @@ func TestUninstallWaitsForTheKeepRoundUnderWay(t *testing.T) {
 	if err != nil || res.Allowed {
 		t.Fatalf("Uninstall during the pact: %+v, %v; want it queued", res, err)
 	}
-	f.clk.r.Boot += time.Hour
-	f.clk.r.Wall = f.clk.r.Wall.Add(time.Hour)
+	f.clk.advance(time.Hour)
 	d.step()
 
 	hold, entered := make(chan struct{}), make(chan struct{})

@@ -42,7 +42,7 @@ func (f *fixture) startSync(t *testing.T) (*Daemon, *syncClock) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &syncClock{r: f.clk.r}
+	clk := &syncClock{r: f.clk.reading()}
 	d, err := New(Options{ConfigPath: f.cfg, Catalog: cat, Clock: clk, Location: time.UTC,
 		Logger: slog.New(slog.DiscardHandler), Witness: func(url string) clock.Witness { return offline{url} }})
 	if err != nil {

@@ -59,7 +59,7 @@ func TestSettingsCannotMoveTheMemory(t *testing.T) {
 	moved := filepath.Join(f.dir, "elsewhere")
 	text := "[pact]\n" + loose + "\n[dns]\nlisten = [\"127.0.0.1:0\"]\nupstreams = [\"127.0.0.1:9\"]\n[daemon]\nstate_dir = \"" + moved + "\"\ncontrol_socket = \"" + filepath.Join(moved, "c.sock") + "\"\n"
 	writeFile(t, f.cfg, text)
-	f.clk.r.Boot += time.Minute
+	f.clk.set(func(r *clock.Reading) { r.Boot += time.Minute })
 	d = f.startOpts(t, f.service(t, nil))
 	st := d.Status()
 	if !blocked(d, "instagram") || !blocked(d, "tiktok") || !st.StrictNow {
@@ -113,7 +113,7 @@ func TestDamagedCopyIsRestored(t *testing.T) {
 			tt.damage(t, d)
 			// Loosen further at the same time, and restart.
 			f.write(t, loose)
-			f.clk.r.Boot += time.Minute
+			f.clk.set(func(r *clock.Reading) { r.Boot += time.Minute })
 			d = f.startOpts(t, f.service(t, nil))
 			st := d.Status()
 			if !blocked(d, "instagram") || !blocked(d, "tiktok") {
@@ -166,7 +166,7 @@ func TestBothCopiesLostWithATrace(t *testing.T) {
 				remove(t, filepath.Join(filepath.Dir(d.StatePath()), "lock"))
 			}
 			f.write(t, loose)
-			f.clk.r.Boot += time.Minute
+			f.clk.set(func(r *clock.Reading) { r.Boot += time.Minute })
 			d = f.startOpts(t, f.service(t, tt.sys()))
 			st := d.Status()
 			for _, id := range []string{"instagram", "tiktok", "whatsapp", "facebook", "tinder"} {
@@ -267,7 +267,7 @@ func TestZoneChangeUnderQuietHours(t *testing.T) {
 	// Restart in Tokyo (21:00 UTC is 06:00 there: outside the window).
 	tokyo := clock.Zone{Name: "Asia/Tokyo"}
 	o.Zone = func() clock.Zone { return tokyo }
-	f.clk.r.Boot += time.Minute
+	f.clk.set(func(r *clock.Reading) { r.Boot += time.Minute })
 	d = f.startOpts(t, o)
 	if !blocked(d, "whatsapp") {
 		t.Error("after the zone changed, whatsapp is not blocked: the old quiet hours must hold for the cooldown")

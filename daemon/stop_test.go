@@ -20,8 +20,7 @@ func TestMayStop(t *testing.T) {
 	if d.MayStop() {
 		t.Error("MayStop with uninstalling queued: true, want false until the cooldown has passed")
 	}
-	f.clk.r.Boot += time.Hour + time.Second
-	f.clk.r.Wall = f.clk.r.Wall.Add(time.Hour + time.Second)
+	f.clk.advance(time.Hour + time.Second)
 	if !d.MayStop() {
 		t.Error("MayStop once the uninstall request has waited out its cooldown: false, want true")
 	}
@@ -29,8 +28,7 @@ func TestMayStop(t *testing.T) {
 	f2 := newFixture(t)
 	f2.write(t, `block = ["instagram"]`+"\nlength = \"1h\"")
 	d2 := f2.start(t)
-	f2.clk.r.Boot += 2 * time.Hour
-	f2.clk.r.Wall = f2.clk.r.Wall.Add(2 * time.Hour)
+	f2.clk.advance(2 * time.Hour)
 	if !d2.MayStop() {
 		t.Error("MayStop after the pact ended: false, want true")
 	}

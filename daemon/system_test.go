@@ -119,8 +119,7 @@ func TestKeepReassertsAndWritesHostsOnlyWhenInstalled(t *testing.T) {
 
 	// The pact ends: nothing binds, so no re-assert, and the hosts layer
 	// goes.
-	f.clk.r.Boot += 31 * 24 * time.Hour
-	f.clk.r.Wall = f.clk.r.Wall.Add(31 * 24 * time.Hour)
+	f.clk.advance(31 * 24 * time.Hour)
 	d.step()
 	sys.drifted = true
 	keeps := sys.keeps
@@ -161,8 +160,7 @@ func TestHostsLayerOff(t *testing.T) {
 	if p := d.Status().Pending; len(p) != 1 || p[0].Op != pact.OpHosts {
 		t.Errorf("pending %+v, want the hosts layer's removal queued", p)
 	}
-	g.clk.r.Boot += time.Hour
-	g.clk.r.Wall = g.clk.r.Wall.Add(time.Hour)
+	g.clk.advance(time.Hour)
 	d.step()
 	d.keep(context.Background())
 	if len(sys.hosts) != 0 {
@@ -182,8 +180,7 @@ func TestUninstallThroughTheDaemon(t *testing.T) {
 		t.Fatalf("Uninstall during the pact: %+v, %v; want it queued", res, err)
 	}
 	// It survives a restart, and matures on the boot clock.
-	f.clk.r.Boot += time.Hour
-	f.clk.r.Wall = f.clk.r.Wall.Add(time.Hour)
+	f.clk.advance(time.Hour)
 	d = f.startWith(t, sys)
 	d.step()
 	res, err = d.Backend().Uninstall(ctx)
@@ -455,8 +452,7 @@ func TestStatusSaysWhenUninstallingIsAllowed(t *testing.T) {
 	if u.Allowed || !u.Requested || u.ID != res.Pending.ID || u.Effective == nil || !u.Effective.Equal(res.Pending.Effective) {
 		t.Errorf("queued: %+v, want requested %s at %v, not allowed", u, res.Pending.ID, res.Pending.Effective)
 	}
-	f.clk.r.Boot += 2 * time.Hour
-	f.clk.r.Wall = f.clk.r.Wall.Add(2 * time.Hour)
+	f.clk.advance(2 * time.Hour)
 	st, _ = d.Backend().Status(ctx)
 	if u := st.Uninstall; !u.Allowed || !u.Requested {
 		t.Errorf("after the cooldown: %+v, want allowed", u)
@@ -465,8 +461,7 @@ func TestStatusSaysWhenUninstallingIsAllowed(t *testing.T) {
 	g := newFixture(t)
 	g.write(t, `block = ["instagram"]`+"\nlength = \"1h\"")
 	d = g.startWith(t, &fakeSystem{installed: true})
-	g.clk.r.Boot += 2 * time.Hour
-	g.clk.r.Wall = g.clk.r.Wall.Add(2 * time.Hour)
+	g.clk.advance(2 * time.Hour)
 	st, _ = d.Backend().Status(ctx)
 	if u := st.Uninstall; !u.Allowed || u.Requested {
 		t.Errorf("after the pact ended: %+v, want allowed, nothing requested", u)

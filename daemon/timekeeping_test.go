@@ -26,18 +26,20 @@ func (w witnessAt) Time(context.Context) (time.Time, error) { return w.t, nil }
 func TestDateAheadThenRebootHoldsThePact(t *testing.T) {
 	f := newFixture(t)
 	f.write(t, `block = ["instagram"]`+"\nlength = \"30d\"")
-	start := f.clk.r.Wall
+	start := f.clk.reading().Wall
 	d := f.start(t)
-	f.clk.r.Boot += time.Hour
-	f.clk.r.Wall = f.clk.r.Wall.Add(time.Hour)
+	f.clk.advance(time.Hour)
 	d.step()
-	f.clk.r.Wall = f.clk.r.Wall.Add(60 * 24 * time.Hour) // the date, 60 days ahead
-	d.step()                                             // seen and saved at once
+	// The date, 60 days ahead: seen and saved at once.
+	f.clk.set(func(r *clock.Reading) { r.Wall = r.Wall.Add(60 * 24 * time.Hour) })
+	d.step()
 	if n := counts(d)[pact.EventClockSet]; n != 1 {
 		t.Errorf("record: %d clock-set events, want 1", n)
 	}
 	// A reboot, 5 minutes off.
-	f.clk.r = clock.Reading{BootID: "second", Boot: 40 * time.Second, Wall: f.clk.r.Wall.Add(5 * time.Minute)}
+	f.clk.set(func(r *clock.Reading) {
+		*r = clock.Reading{BootID: "second", Boot: 40 * time.Second, Wall: r.Wall.Add(5 * time.Minute)}
+	})
 	o := f.options(t, nil)
 	real := start.Add(time.Hour + 5*time.Minute + 40*time.Second)
 	var asked []string
@@ -82,12 +84,10 @@ func TestSameBootClockBackIsTampering(t *testing.T) {
 	f := newFixture(t)
 	f.write(t, `block = ["instagram"]`+"\nlength = \"1h\"")
 	d := f.start(t)
-	f.clk.r.Boot += 50 * time.Minute
-	f.clk.r.Wall = f.clk.r.Wall.Add(50 * time.Minute)
+	f.clk.advance(50 * time.Minute)
 	d.step()
 	// The same boot, its boot clock 15 minutes back, the date a day on.
-	f.clk.r.Boot -= 15 * time.Minute
-	f.clk.r.Wall = f.clk.r.Wall.Add(24 * time.Hour)
+	f.clk.set(func(r *clock.Reading) { r.Boot -= 15 * time.Minute; r.Wall = r.Wall.Add(24 * time.Hour) })
 	d = f.start(t)
 	if !d.Status().PactOn {
 		t.Error("the pact ended after the boot clock went back")
@@ -102,8 +102,7 @@ func TestGapsAreRecorded(t *testing.T) {
 	f.write(t, `block = ["instagram"]`+"\nlength = \"30d\"")
 	f.start(t)
 	// Killed: nothing more saved; back 14 minutes later.
-	f.clk.r.Boot += 14 * time.Minute
-	f.clk.r.Wall = f.clk.r.Wall.Add(14 * time.Minute)
+	f.clk.advance(14 * time.Minute)
 	d := f.start(t)
 	ev := d.eng.Record().Events
 	if len(ev) != 1 || ev[0].Kind != pact.EventNotRunning || !strings.Contains(ev[0].What, "14 minutes") || !strings.Contains(ev[0].What, "killed") {
@@ -116,8 +115,7 @@ func TestGapsAreRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.mu.Unlock()
-	f.clk.r.Boot += 3 * time.Minute
-	f.clk.r.Wall = f.clk.r.Wall.Add(3 * time.Minute)
+	f.clk.advance(3 * time.Minute)
 	d = f.start(t)
 	ev = d.eng.Record().Events
 	if last := ev[len(ev)-1]; !strings.Contains(last.What, "3 minutes") || !strings.Contains(last.What, "stopped") {
