@@ -10,8 +10,10 @@
 // "queries.standin." returns the count, so the harness can tell how many
 // queries a server under test passed upstream.
 //
-// It listens on 127.0.0.1 only, over UDP and TCP, and never sends a query
-// anywhere. It is a benchmark tool, not part of nocontact.
+// It listens on 127.0.0.1 (or another IPv4 loopback address given with
+// -addr; any other address is refused), over UDP and TCP, and never sends a
+// query anywhere. It is a benchmark and test tool, not part of nocontact:
+// the harness and the systemd walk (.ci/systemd-walk) use it.
 package main
 
 import (
@@ -96,12 +98,16 @@ type server struct {
 	srvs []*dns.Server
 }
 
-// listen starts h over UDP and TCP on 127.0.0.1:port (0 picks a free port)
-// and returns once both serve.
-func listen(port uint16, h dns.Handler) (*server, error) {
-	pc, err := net.ListenPacket("udp4", netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), port).String())
+// listen starts h over UDP and TCP on ip:port (0 picks a free port) and
+// returns once both serve. ip must be an IPv4 loopback address.
+func listen(ip netip.Addr, port uint16, h dns.Handler) (*server, error) {
+	if !ip.Is4() || !ip.IsLoopback() {
+		return nil, fmt.Errorf("%s is not an IPv4 loopback address: the stand-in answers on 127.0.0.0/8 only", ip)
+	}
+	at := netip.AddrPortFrom(ip, port)
+	pc, err := net.ListenPacket("udp4", at.String())
 	if err != nil {
-		return nil, fmt.Errorf("listening on UDP 127.0.0.1:%d: %w", port, err)
+		return nil, fmt.Errorf("listening on UDP %s: %w", at, err)
 	}
 	addr := pc.LocalAddr().(*net.UDPAddr).AddrPort()
 	ln, err := net.Listen("tcp4", addr.String())
@@ -138,13 +144,15 @@ func (s *server) close() {
 }
 
 func main() {
-	port := flag.Uint("port", 0, "the `port` to answer on, on 127.0.0.1 only (0 picks a free one)")
+	port := flag.Uint("port", 0, "the `port` to answer on (0 picks a free one)")
+	addr := flag.String("addr", "127.0.0.1", "the IPv4 loopback `address` to answer on, in 127.0.0.0/8")
 	flag.Parse()
-	if flag.NArg() > 0 || *port > 65535 {
-		fmt.Fprintln(os.Stderr, "usage: standin [-port N]")
+	ip, perr := netip.ParseAddr(*addr)
+	if flag.NArg() > 0 || *port > 65535 || perr != nil {
+		fmt.Fprintln(os.Stderr, "usage: standin [-addr 127.x.y.z] [-port N]")
 		os.Exit(2)
 	}
-	s, err := listen(uint16(*port), new(handler))
+	s, err := listen(ip, uint16(*port), new(handler))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "standin:", err)
 		os.Exit(1)

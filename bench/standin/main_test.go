@@ -2,13 +2,15 @@ package main
 
 import (
 	"net"
+	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
 )
 
 func TestStandinAnswers(t *testing.T) {
-	s, err := listen(0, new(handler))
+	s, err := listen(netip.MustParseAddr("127.0.0.1"), 0, new(handler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,21 +92,32 @@ func TestStandinRefusesOddQuestions(t *testing.T) {
 }
 
 func TestStandinListensOnLoopbackOnly(t *testing.T) {
-	s, err := listen(0, new(handler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.close)
-	for _, srv := range s.srvs {
-		var a net.Addr
-		if srv.PacketConn != nil {
-			a = srv.PacketConn.LocalAddr()
-		} else {
-			a = srv.Listener.Addr()
+	for _, ip := range []string{"127.0.0.1", "127.0.0.9"} {
+		s, err := listen(netip.MustParseAddr(ip), 0, new(handler))
+		if err != nil {
+			t.Fatal(err)
 		}
-		host, _, _ := net.SplitHostPort(a.String())
-		if host != "127.0.0.1" {
-			t.Errorf("bound to %s, want 127.0.0.1", a)
+		t.Cleanup(s.close)
+		for _, srv := range s.srvs {
+			var a net.Addr
+			if srv.PacketConn != nil {
+				a = srv.PacketConn.LocalAddr()
+			} else {
+				a = srv.Listener.Addr()
+			}
+			host, _, _ := net.SplitHostPort(a.String())
+			if host != ip {
+				t.Errorf("bound to %s, want %s", a, ip)
+			}
+		}
+	}
+	// Anything but IPv4 loopback is refused before a socket is opened.
+	for _, ip := range []string{"0.0.0.0", "192.0.2.1", "::1"} {
+		if s, err := listen(netip.MustParseAddr(ip), 0, new(handler)); err == nil {
+			s.close()
+			t.Errorf("listen on %s: no error, want a refusal", ip)
+		} else if !strings.Contains(err.Error(), "loopback") {
+			t.Errorf("listen on %s: %v, want it to say loopback only", ip, err)
 		}
 	}
 }

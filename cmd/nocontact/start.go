@@ -199,11 +199,7 @@ func (e *env) takeEffect(ctx context.Context, client *control.Client, file strin
 		if err != nil {
 			return explain(err)
 		}
-		if st.Pact.Active && st.Pact.End != nil {
-			fmt.Fprintf(e.stdout, "Your pact has begun. It ends on %s. You can look at it any time: nocontact status\n", when(*st.Pact.End, time.Local))
-		} else {
-			fmt.Fprintln(e.stdout, "nocontact has read your settings. You can look at your pact any time: nocontact status")
-		}
+		e.sayBegun(st)
 		return nil
 	}
 	d := installDeps()
@@ -248,7 +244,40 @@ func (e *env) takeEffect(ctx context.Context, client *control.Client, file strin
 	if err != nil {
 		return err
 	}
-	return in.Install(ctx, installer.InstallOptions{Config: text, Name: file})
+	if err := in.Install(ctx, installer.InstallOptions{Config: text, Name: file}); err != nil {
+		return err
+	}
+	// The service answers DNS by now; its control socket opens a moment
+	// after. What it holds is the truth (a memory kept from an earlier
+	// install can make it differ from the file), so ask it, on the
+	// service's own socket.
+	socket := func() (string, error) { return d.paths.ControlSocket, nil }
+	for range 20 {
+		_, st, err := running(ctx, socket)
+		if err != nil {
+			break
+		}
+		if st != nil {
+			e.sayBegun(*st)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	fmt.Fprintln(e.stdout, "You can look at your pact any time: nocontact status")
+	return nil
+}
+
+// sayBegun tells what the running filter holds after start.
+func (e *env) sayBegun(st control.Status) {
+	if st.Pact.Active && st.Pact.End != nil {
+		fmt.Fprintf(e.stdout, "Your pact has begun. It ends on %s. You can look at it any time: nocontact status\n", when(*st.Pact.End, time.Local))
+	} else {
+		fmt.Fprintln(e.stdout, "nocontact has read your settings. You can look at your pact any time: nocontact status")
+	}
 }
 
 // renderAlreadyOn says that a pact is on, and what start cannot do about
