@@ -236,9 +236,13 @@ func (in *Installer) Install(ctx context.Context, opt InstallOptions) (err error
 	did("copy the binary", undo)
 
 	// The settings.
-	if keep {
+	switch {
+	case keep && bytes.Equal(existing, opt.Config):
+		// start wrote them there a moment ago.
+		in.say("nocontact uses your settings in %s.", in.Paths.Config)
+	case keep:
 		in.say("Kept your settings in %s (they were there already). To change them, edit that file and run: nocontact reload", in.Paths.Config)
-	} else {
+	default:
 		undo, err := writeNew(cfgPath, text, 0o644)
 		if err != nil {
 			return fmt.Errorf("installing the settings: %w", err)

@@ -331,6 +331,31 @@ func TestInstallNeedsAdmin(t *testing.T) {
 	r.untouched()
 }
 
+// TestInstallTheSettingsStartWrote: start writes the pact into the
+// installed settings file and then installs that very text; install uses
+// it without calling it a file it kept from before.
+func TestInstallTheSettingsStartWrote(t *testing.T) {
+	r := newRig(t)
+	text := r.config("")
+	if err := os.MkdirAll(filepath.Dir(r.path("etc/nocontact/nocontact.toml")), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(r.path("etc/nocontact/nocontact.toml"), text, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	r.in.Out = &out
+	if err := r.in.Install(t.Context(), InstallOptions{Config: text, Name: "/etc/nocontact/nocontact.toml"}); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String(); !strings.Contains(s, "nocontact uses your settings in ") || strings.Contains(s, "Kept your settings") {
+		t.Errorf("words:\n%s", s)
+	}
+	if got := r.read("etc/nocontact/nocontact.toml"); got != string(text) {
+		t.Errorf("settings after install: %q", got)
+	}
+}
+
 func TestUpgradeInPlace(t *testing.T) {
 	r := newRig(t)
 	if err := r.in.Install(t.Context(), InstallOptions{Config: r.config("")}); err != nil {
