@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/nocontact/nocontact/internal/golden"
 )
 
 // parsePlist reads an XML property list into Go values (map[string]any,
@@ -148,19 +150,7 @@ func TestMobileconfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "phone.mobileconfig")
-	if *update {
-		if err := os.WriteFile(golden, body, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (go test ./cmd/nocontact -run Mobileconfig -update writes it)", err)
-	}
-	if !bytes.Equal(body, want) {
-		t.Errorf("the profile changed; if that is intended, run go test ./cmd/nocontact -run Mobileconfig -update\ngot:\n%s", body)
-	}
+	golden.Check(t, "phone.mobileconfig", body)
 
 	v, err := parsePlist(body)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/nocontact/nocontact/dnsfilter/catalog"
+	"github.com/nocontact/nocontact/internal/golden"
 )
 
 // TestPlatformsGolden keeps the whole of `nocontact platforms` in a golden
@@ -16,7 +17,7 @@ func TestPlatformsGolden(t *testing.T) {
 	if code != 0 || errOut != "" {
 		t.Fatalf("nocontact platforms: exit %d, stderr %q", code, errOut)
 	}
-	golden(t, "platforms", []byte(out))
+	golden.Check(t, "platforms"+".golden", []byte(out))
 }
 
 // TestPlatformsListsEveryPlatformUnderItsGroup checks what the golden file

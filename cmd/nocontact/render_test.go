@@ -2,9 +2,6 @@ package main
 
 import (
 	"bytes"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,26 +12,8 @@ import (
 	"github.com/nocontact/nocontact/daemon/control"
 	"github.com/nocontact/nocontact/daemon/pact"
 	"github.com/nocontact/nocontact/dnsfilter/catalog"
+	"github.com/nocontact/nocontact/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./cmd/nocontact -run %s -update to create it)", err, t.Name())
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s changed; if the new wording is deliberate, run go test ./cmd/nocontact -update\n--- got:\n%s\n--- want:\n%s", path, got, want)
-	}
-}
 
 func ptr[T any](v T) *T { return &v }
 
@@ -188,7 +167,7 @@ func TestStatusGolden(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var b bytes.Buffer
 			renderStatus(&b, tt.st, time.UTC, cat)
-			golden(t, tt.name, b.Bytes())
+			golden.Check(t, tt.name+".golden", b.Bytes())
 		})
 	}
 }
@@ -216,7 +195,7 @@ func TestPhaseTransitionsGolden(t *testing.T) {
 			b.WriteString("Ended, still on: " + res.StillOn + "\n")
 		}
 	}
-	golden(t, "phase-transitions", b.Bytes())
+	golden.Check(t, "phase-transitions"+".golden", b.Bytes())
 }
 
 func TestUnlockGolden(t *testing.T) {
@@ -264,7 +243,7 @@ func TestUnlockGolden(t *testing.T) {
 	sep("cancel")
 	renderCancel(&b, control.CancelResult{Cancelled: []control.Pending{{ID: "4", Change: "end the pact early"}}})
 	renderCancel(&b, control.CancelResult{})
-	golden(t, "unlock", b.Bytes())
+	golden.Check(t, "unlock"+".golden", b.Bytes())
 }
 
 func TestExtendGolden(t *testing.T) {
@@ -274,7 +253,7 @@ func TestExtendGolden(t *testing.T) {
 	var b bytes.Buffer
 	renderExtended(&b, config.Span{Dur: 14 * day}, &before, after, time.UTC)
 	renderExtended(&b, config.Span{Months: 1}, &before, control.Status{Now: fixedNow, Pact: control.Pact{Active: true, Start: start}}, time.UTC)
-	golden(t, "extend", b.Bytes())
+	golden.Check(t, "extend"+".golden", b.Bytes())
 }
 
 func TestManyAttemptsGolden(t *testing.T) {
@@ -284,7 +263,7 @@ func TestManyAttemptsGolden(t *testing.T) {
 	}
 	var b bytes.Buffer
 	renderAttempts(&b, counts, builtin(t))
-	golden(t, "attempts-many", b.Bytes())
+	golden.Check(t, "attempts-many"+".golden", b.Bytes())
 }
 
 func TestSpan(t *testing.T) {

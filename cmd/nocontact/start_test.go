@@ -15,6 +15,7 @@ import (
 	"github.com/nocontact/nocontact/config"
 	"github.com/nocontact/nocontact/installer"
 	"github.com/nocontact/nocontact/installer/unit"
+	"github.com/nocontact/nocontact/internal/golden"
 )
 
 // notInstalled is a service manager on which nocontact is not installed.
@@ -79,7 +80,7 @@ func TestStartInteractive(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("start: %d\n%s\n%s", code, out, errs)
 	}
-	golden(t, "start-interactive", []byte(strings.ReplaceAll(out, file, "FILE")))
+	golden.Check(t, "start-interactive"+".golden", []byte(strings.ReplaceAll(out, file, "FILE")))
 
 	// The file reads back as the pact shown.
 	c, err := config.Load(file, builtin(t))
@@ -200,5 +201,5 @@ func TestStartSummaryGolden(t *testing.T) {
 		b.WriteString("-- start " + strings.Join(args, " ") + "\n")
 		b.WriteString(strings.ReplaceAll(out, file, "FILE"))
 	}
-	golden(t, "start-summaries", b.Bytes())
+	golden.Check(t, "start-summaries"+".golden", b.Bytes())
 }

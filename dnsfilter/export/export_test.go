@@ -4,16 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/nocontact/nocontact/dnsfilter/export"
+	"github.com/nocontact/nocontact/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // small is a list with one of everything: a platform's domain, a domain
 // of the person's own, an exception inside a block, and the names answered
@@ -37,19 +33,7 @@ func TestFormatsGolden(t *testing.T) {
 			if err := export.Write(&b, f, small, export.Options{Serial: 2026112201, Source: "a test"}); err != nil {
 				t.Fatal(err)
 			}
-			golden := filepath.Join("testdata", "small."+f)
-			if *update {
-				if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./dnsfilter/export -update to write it)", err)
-			}
-			if !bytes.Equal(b.Bytes(), want) {
-				t.Errorf("%s changed; if that is intended, run go test ./dnsfilter/export -update\ngot:\n%s\nwant:\n%s", f, b.Bytes(), want)
-			}
+			golden.Check(t, "small."+f, b.Bytes())
 		})
 	}
 }

@@ -2,7 +2,6 @@ package browsers
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -12,27 +11,8 @@ import (
 	"testing"
 
 	"github.com/nocontact/nocontact/installer/command/commandtest"
+	"github.com/nocontact/nocontact/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-func golden(t *testing.T, name string, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (go test -update rewrites it):\n--- want\n%s\n--- got\n%s", path, want, got)
-	}
-}
 
 // tree lists every folder and file under root with its mode and content,
 // for "byte-identical" comparisons.
@@ -105,7 +85,7 @@ func TestMergeFirefox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "firefox-merged.json", string(got))
+	golden.Check(t, "firefox-merged.json", got)
 	if p := firefoxOff(got); p != "" {
 		t.Errorf("merged: %s", p)
 	}
@@ -113,7 +93,7 @@ func TestMergeFirefox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "firefox-own.json", string(own))
+	golden.Check(t, "firefox-own.json", own)
 	again, _ := MergeFirefox(got)
 	if string(again) != string(got) {
 		t.Errorf("merging twice changed it:\n%s", again)
@@ -151,8 +131,8 @@ func TestLinux(t *testing.T) {
 	if err != nil || len(back) != 0 {
 		t.Fatalf("Apply: %v, put back %v", err, back)
 	}
-	golden(t, "linux-firefox-distribution.json", read(t, root, "usr/lib/firefox/distribution/policies.json"))
-	golden(t, "linux-chrome.json", read(t, root, "etc/opt/chrome/policies/managed/"+ChromiumFile))
+	golden.Check(t, "linux-firefox-distribution.json", []byte(read(t, root, "usr/lib/firefox/distribution/policies.json")))
+	golden.Check(t, "linux-chrome.json", []byte(read(t, root, "etc/opt/chrome/policies/managed/"+ChromiumFile)))
 	if _, err := os.Stat(filepath.Join(root, "etc/firefox")); err == nil {
 		t.Error("/etc/firefox was created, hiding the distribution's own policies")
 	}
@@ -213,7 +193,7 @@ func TestLinuxSnapFirefox(t *testing.T) {
 	if _, err := Apply(ctx, env); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "linux-firefox-etc.json", read(t, root, linuxFirefoxEtc))
+	golden.Check(t, "linux-firefox-etc.json", []byte(read(t, root, linuxFirefoxEtc)))
 	if got := read(t, root, "etc/chromium-browser/policies/managed/"+ChromiumFile); got != string(ChromiumPolicy) {
 		t.Errorf("chromium-browser: %q", got)
 	}
@@ -260,9 +240,9 @@ func TestMacOS(t *testing.T) {
 	if _, err := Apply(ctx, env); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "macos-firefox.json", read(t, root, "Applications/Firefox.app/Contents/Resources/distribution/policies.json"))
-	golden(t, "macos-chrome.plist", read(t, root, "Library/Managed Preferences/com.google.Chrome.plist"))
-	golden(t, "macos-commands.txt", strings.ReplaceAll(run.Ran(), root, "ROOT")+"\n")
+	golden.Check(t, "macos-firefox.json", []byte(read(t, root, "Applications/Firefox.app/Contents/Resources/distribution/policies.json")))
+	golden.Check(t, "macos-chrome.plist", []byte(read(t, root, "Library/Managed Preferences/com.google.Chrome.plist")))
+	golden.Check(t, "macos-commands.txt", []byte(strings.ReplaceAll(run.Ran(), root, "ROOT")+"\n"))
 	st, _ := Check(ctx, env)
 	if len(st) != 3 {
 		t.Fatalf("Check: %+v", st)
@@ -400,8 +380,8 @@ func TestWindows(t *testing.T) {
 	if _, err := Apply(ctx, env); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "windows-registry.txt", reg.dump()+"\n")
-	golden(t, "windows-apply-commands.txt", run.Ran()+"\n")
+	golden.Check(t, "windows-registry.txt", []byte(reg.dump()+"\n"))
+	golden.Check(t, "windows-apply-commands.txt", []byte(run.Ran()+"\n"))
 	st, err := Check(ctx, env)
 	if err != nil {
 		t.Fatal(err)
@@ -420,7 +400,7 @@ func TestWindows(t *testing.T) {
 	if err := Restore(ctx, env); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "windows-restore-commands.txt", run.Ran()+"\n")
+	golden.Check(t, "windows-restore-commands.txt", []byte(run.Ran()+"\n"))
 	if after := reg.dump(); after != before {
 		t.Errorf("the registry after Restore:\n%s\nwant:\n%s", after, before)
 	}

@@ -3,7 +3,6 @@ package firewall
 import (
 	"context"
 	"errors"
-	"flag"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -13,27 +12,8 @@ import (
 	"time"
 
 	"github.com/nocontact/nocontact/installer/command/commandtest"
+	"github.com/nocontact/nocontact/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-func golden(t *testing.T, name string, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (go test -update rewrites it):\n--- want\n%s\n--- got\n%s", path, want, got)
-	}
-}
 
 // sample are rules as the daemon gives them: a plain upstream, an IPv6
 // bootstrap, and encrypted-DNS addresses, one of which is the upstream
@@ -52,16 +32,16 @@ func sample() Rules {
 }
 
 func TestRenderPF(t *testing.T) {
-	golden(t, "pf.conf", string(RenderPF(sample())))
-	golden(t, "pf-empty.conf", string(RenderPF(Rules{})))
+	golden.Check(t, "pf.conf", RenderPF(sample()))
+	golden.Check(t, "pf-empty.conf", RenderPF(Rules{}))
 }
 
 func TestRenderWindows(t *testing.T) {
-	golden(t, "windows-apply.ps1", RenderWindows(sample())+"\n")
+	golden.Check(t, "windows-apply.ps1", []byte(RenderWindows(sample())+"\n"))
 	// Without encrypted-DNS addresses there is no 443 rule at all: one
 	// with no remote address would block HTTPS everywhere.
 	s := RenderWindows(Rules{})
-	golden(t, "windows-apply-no-doh.ps1", s+"\n")
+	golden.Check(t, "windows-apply-no-doh.ps1", []byte(s+"\n"))
 	if strings.Contains(s, "443") {
 		t.Error("a 443 rule without addresses")
 	}

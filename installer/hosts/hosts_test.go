@@ -2,33 +2,13 @@ package hosts
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nocontact/nocontact/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update rewrites it):\n--- want\n%q\n--- got\n%q", path, want, got)
-	}
-}
 
 const userHosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n\n# my NAS\n192.168.1.10 nas.lan nas\n"
 
@@ -65,7 +45,7 @@ func TestEditGolden(t *testing.T) {
 			if changed != tt.changed {
 				t.Errorf("changed = %v, want %v", changed, tt.changed)
 			}
-			golden(t, tt.golden, got)
+			golden.Check(t, tt.golden, got)
 			if tt.eol == "\r\n" && bytes.Contains(bytes.ReplaceAll(got, []byte("\r\n"), nil), []byte("\n")) {
 				t.Errorf("a line ends without CR: %q", got)
 			}

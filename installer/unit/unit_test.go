@@ -3,7 +3,6 @@ package unit
 import (
 	"bytes"
 	"encoding/xml"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,34 +10,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nocontact/nocontact/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-func golden(t *testing.T, name string, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (go test -update rewrites it):\n--- want\n%s\n--- got\n%s", path, want, got)
-	}
-}
 
 var linux = Paths{Executable: "/usr/local/bin/nocontact", Config: "/etc/nocontact/nocontact.toml", StateDir: "/var/lib/nocontact", ControlSocket: "/run/nocontact.sock"}
 var mac = Paths{Executable: "/usr/local/bin/nocontact", Config: "/Library/Application Support/nocontact/nocontact.toml"}
 
 func TestSystemdGolden(t *testing.T) {
 	u := Systemd(linux)
-	golden(t, "nocontact.service", u)
+	golden.Check(t, "nocontact.service", []byte(u))
 	for _, line := range []string{
 		"Restart=always", "After=network-online.target", "Wants=network-online.target nss-lookup.target",
 		"Before=nss-lookup.target", "ExecStart=/usr/local/bin/nocontact run --service --config /etc/nocontact/nocontact.toml",
@@ -55,7 +36,7 @@ func TestSystemdGolden(t *testing.T) {
 			t.Errorf("unit has no line %q", line)
 		}
 	}
-	golden(t, "nocontact-odd-paths.service", Systemd(Paths{Executable: "/opt/no contact/bin/nocontact", Config: `/etc/100%"sure"/$HOME.toml`, StateDir: "/srv/no contact/100%/$state", ControlSocket: "/srv/no contact/c.sock"}))
+	golden.Check(t, "nocontact-odd-paths.service", []byte(Systemd(Paths{Executable: "/opt/no contact/bin/nocontact", Config: `/etc/100%"sure"/$HOME.toml`, StateDir: "/srv/no contact/100%/$state", ControlSocket: "/srv/no contact/c.sock"})))
 	// Without a state folder or socket the unit writes only /etc; a
 	// settings folder elsewhere (the second copy of the pact) is writable
 	// too.
@@ -81,7 +62,7 @@ func TestStopDropIn(t *testing.T) {
 
 func TestLaunchdGolden(t *testing.T) {
 	p := Launchd(mac)
-	golden(t, "nocontact.plist", p)
+	golden.Check(t, "nocontact.plist", []byte(p))
 	// Well-formed, and says what launchd needs.
 	d := xml.NewDecoder(strings.NewReader(p))
 	d.Strict = true
@@ -107,7 +88,7 @@ func TestLaunchdGolden(t *testing.T) {
 			t.Errorf("plist lacks %q: %s", want, got)
 		}
 	}
-	golden(t, "nocontact-odd-paths.plist", Launchd(Paths{Executable: "/opt/a&b/nocontact", Config: "/x/<y>.toml"}))
+	golden.Check(t, "nocontact-odd-paths.plist", []byte(Launchd(Paths{Executable: "/opt/a&b/nocontact", Config: "/x/<y>.toml"})))
 }
 
 // TestConfigForKardianos: the texts reach kardianos unchanged (no "{{"),
