@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io/fs"
 	"net"
@@ -16,11 +15,7 @@ import (
 	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
 
-	"github.com/nocontact/nocontact/installer"
 	"github.com/nocontact/nocontact/installer/browsers"
-	"github.com/nocontact/nocontact/installer/command/commandtest"
-	"github.com/nocontact/nocontact/installer/osdns"
-	"github.com/nocontact/nocontact/installer/unit"
 	"github.com/nocontact/nocontact/internal/netnstest"
 	"github.com/nocontact/nocontact/internal/wait"
 )
@@ -211,27 +206,7 @@ func firewallChild(t *testing.T, parentNS string) {
 	// Chrome and a Firefox of the test's own (the Firefox with a policies
 	// file of its own).
 	dir := t.TempDir()
-	etc := filepath.Join(dir, "etc")
-	if err := os.Mkdir(etc, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"hosts", "host.conf", "gai.conf", "passwd", "group"} {
-		if b, err := os.ReadFile(filepath.Join("/etc", name)); err == nil {
-			if err := os.WriteFile(filepath.Join(etc, name), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := os.WriteFile(filepath.Join(etc, "nsswitch.conf"), []byte("passwd: files\ngroup: files\nhosts: files dns\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(etc, "resolv.conf"), []byte("# from DHCP\nnameserver "+fwResolverAddr+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Mount(etc, "/etc", "", unix.MS_BIND, ""); err != nil {
-		t.Fatalf("bind-mounting a copy of /etc over /etc: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount("/etc", unix.MNT_DETACH) })
+	privateEtc(t, dir, "# from DHCP\nnameserver "+fwResolverAddr+"\n")
 	if err := unix.Mount("tmpfs", "/opt", "tmpfs", 0, "mode=0755"); err != nil {
 		t.Fatalf("mounting a tmpfs over /opt: %v", err)
 	}
@@ -267,40 +242,14 @@ func firewallChild(t *testing.T, parentNS string) {
 		t.Fatalf("the resolver does not answer before install: %v", err)
 	}
 
-	state := filepath.Join(dir, "state")
-	paths := unit.Paths{Executable: filepath.Join(dir, "bin", "nocontact"), Config: "/etc/nocontact/nocontact.toml",
-		StateDir: state, ControlSocket: filepath.Join(dir, "c.sock")}
-	settings := filepath.Join(dir, "mine.toml")
-	if err := os.WriteFile(settings, []byte((`[pact]
+	paths, settings, _ := inProcessInstall(t, dir, `[pact]
 block = ["instagram"]
 length = "30d"
 cooldown = "3s"
 [dns]
 listen = ["127.0.0.1:53", "[::1]:53"]
 upstreams = ["system"]
-`)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	svc := &inProcessService{t: t, cfg: paths.Config}
-	old := installDeps
-	installDeps = func() systemDeps {
-		return systemDeps{
-			root: "/", paths: paths, run: &commandtest.Fake{}, isAdmin: func() bool { return true },
-			service: func(unit.Paths) (installer.Service, error) { return svc, nil },
-			answers: installer.Answers, exe: os.Executable, wait: 20 * time.Second,
-			dns: func(ctx context.Context, env osdns.Env) (osdns.Configurator, error) {
-				return osdns.NewFor(osdns.ModeFile, env)
-			},
-		}
-	}
-	t.Cleanup(func() { installDeps = old; svc.Stop() })
-	defer func() {
-		if t.Failed() {
-			svc.mu.Lock()
-			t.Logf("the daemon's log:\n%s", svc.log.String())
-			svc.mu.Unlock()
-		}
-	}()
+`)
 
 	code, out, errs := runCLI(t, "install", "--config", settings)
 	if code != 0 {

@@ -170,30 +170,7 @@ func installChild(t *testing.T, parentNS string) {
 	}
 
 	dir := t.TempDir()
-	etc := filepath.Join(dir, "etc")
-	if err := os.Mkdir(etc, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"hosts", "host.conf", "gai.conf", "passwd", "group"} {
-		if b, err := os.ReadFile(filepath.Join("/etc", name)); err == nil {
-			if err := os.WriteFile(filepath.Join(etc, name), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	// Names come from the hosts file and DNS only (not a resolved or nscd
-	// outside the namespace), and DNS is the stand-in upstream, as if DHCP
-	// had said so.
-	if err := os.WriteFile(filepath.Join(etc, "nsswitch.conf"), []byte("passwd: files\ngroup: files\nhosts: files dns\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(etc, "resolv.conf"), []byte("# from DHCP\nsearch lan\nnameserver 127.0.0.2\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Mount(etc, "/etc", "", unix.MS_BIND, ""); err != nil {
-		t.Fatalf("bind-mounting a copy of /etc over /etc: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount("/etc", unix.MNT_DETACH) })
+	privateEtc(t, dir, "# from DHCP\nsearch lan\nnameserver 127.0.0.2\n")
 	before := map[string][]byte{}
 	for _, p := range []string{"/etc/resolv.conf", "/etc/hosts"} {
 		before[p], _ = os.ReadFile(p)
@@ -215,10 +192,6 @@ func installChild(t *testing.T, parentNS string) {
 	<-started
 	defer up.Shutdown()
 
-	state := filepath.Join(dir, "state")
-	paths := unit.Paths{Executable: filepath.Join(dir, "bin", "nocontact"), Config: "/etc/nocontact/nocontact.toml",
-		StateDir: state, ControlSocket: filepath.Join(dir, "c.sock")}
-	settings := filepath.Join(dir, "mine.toml")
 	// The cooldown is long enough for the attacks below to be checked
 	// while their loosenings wait, short enough to wait out at the end.
 	const settingsText = `[pact]
@@ -229,32 +202,8 @@ cooldown = "15s"
 listen = ["127.0.0.1:53", "[::1]:53"]
 upstreams = ["system"]
 `
-	if err := os.WriteFile(settings, []byte(settingsText), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	svc := &inProcessService{t: t, cfg: paths.Config}
-	run := &commandtest.Fake{} // no command reaches the system outside
-	old := installDeps
-	installDeps = func() systemDeps {
-		return systemDeps{
-			root: "/", paths: paths, run: run, isAdmin: func() bool { return true },
-			service: func(unit.Paths) (installer.Service, error) { return svc, nil },
-			answers: installer.Answers, exe: os.Executable, wait: 20 * time.Second,
-			// The plain-file backend whatever manages DNS outside:
-			// the others would reload services that live outside.
-			dns: func(ctx context.Context, env osdns.Env) (osdns.Configurator, error) {
-				return osdns.NewFor(osdns.ModeFile, env)
-			},
-		}
-	}
-	t.Cleanup(func() { installDeps = old; svc.Stop() })
-	defer func() {
-		if t.Failed() {
-			svc.mu.Lock()
-			t.Logf("the daemon's log:\n%s", svc.log.String())
-			svc.mu.Unlock()
-		}
-	}()
+	paths, settings, svc := inProcessInstall(t, dir, settingsText)
+	state := paths.StateDir
 
 	code, out, errs := runCLI(t, "install", "--config", settings)
 	if code != 0 {
@@ -463,4 +412,72 @@ upstreams = ["system"]
 	if st, err := svc.Status(); !errors.Is(err, service.ErrNotInstalled) {
 		t.Errorf("service after uninstall: %v, %v", st, err)
 	}
+}
+
+// privateEtc puts a copy of /etc's name-service files over /etc (the
+// test runs in a private mount namespace), with names from the hosts
+// file and DNS only (not a resolved or nscd outside the namespace) and
+// resolv as resolv.conf, as if DHCP had written it. dir holds the copy.
+func privateEtc(t *testing.T, dir, resolv string) {
+	t.Helper()
+	etc := filepath.Join(dir, "etc")
+	if err := os.Mkdir(etc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"hosts", "host.conf", "gai.conf", "passwd", "group"} {
+		if b, err := os.ReadFile(filepath.Join("/etc", name)); err == nil {
+			if err := os.WriteFile(filepath.Join(etc, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := os.WriteFile(filepath.Join(etc, "nsswitch.conf"), []byte("passwd: files\ngroup: files\nhosts: files dns\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(etc, "resolv.conf"), []byte(resolv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount(etc, "/etc", "", unix.MS_BIND, ""); err != nil {
+		t.Fatalf("bind-mounting a copy of /etc over /etc: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount("/etc", unix.MNT_DETACH) })
+}
+
+// inProcessInstall makes install and uninstall, for the test's length,
+// work on this namespace with the daemon run in-process in place of a
+// service manager (its state and control socket under dir), no command
+// reaching the system outside, and the plain-file DNS backend (the
+// others would reload services that live outside). It writes
+// settingsText to a settings file for install --config, and logs the
+// daemon's log when the test fails.
+func inProcessInstall(t *testing.T, dir, settingsText string) (unit.Paths, string, *inProcessService) {
+	t.Helper()
+	paths := unit.Paths{Executable: filepath.Join(dir, "bin", "nocontact"), Config: "/etc/nocontact/nocontact.toml",
+		StateDir: filepath.Join(dir, "state"), ControlSocket: filepath.Join(dir, "c.sock")}
+	settings := filepath.Join(dir, "mine.toml")
+	if err := os.WriteFile(settings, []byte(settingsText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	svc := &inProcessService{t: t, cfg: paths.Config}
+	old := installDeps
+	installDeps = func() systemDeps {
+		return systemDeps{
+			root: "/", paths: paths, run: &commandtest.Fake{}, isAdmin: func() bool { return true },
+			service: func(unit.Paths) (installer.Service, error) { return svc, nil },
+			answers: installer.Answers, exe: os.Executable, wait: 20 * time.Second,
+			dns: func(ctx context.Context, env osdns.Env) (osdns.Configurator, error) {
+				return osdns.NewFor(osdns.ModeFile, env)
+			},
+		}
+	}
+	t.Cleanup(func() {
+		installDeps = old
+		svc.Stop()
+		if t.Failed() {
+			svc.mu.Lock()
+			t.Logf("the daemon's log:\n%s", svc.log.String())
+			svc.mu.Unlock()
+		}
+	})
+	return paths, settings, svc
 }
