@@ -11,6 +11,7 @@
 package atomicfile
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -112,4 +113,35 @@ func syncDir(dir string) {
 		_ = d.Sync() // best effort, as said above
 		d.Close()
 	}
+}
+
+// ReadJSON reads the JSON file at path into v, and reports whether there
+// was one: no file is false and no error. A file that is not JSON of v's
+// shape is an error; callers say what the file is and what to do.
+func ReadJSON(path string, v any) (bool, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return true, fmt.Errorf("%s is damaged: %w", path, err)
+	}
+	return true, nil
+}
+
+// WriteJSON writes v to path as indented JSON with WriteFile, readable by
+// root alone (0600), making its folder (0700) first: the installer's
+// records of what it found, which uninstall gives back.
+func WriteJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return WriteFile(path, append(b, '\n'), 0o600)
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -95,5 +96,35 @@ func TestWriteFileInPlaceWhenBindMounted(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(path); string(b) != "keep" {
 		t.Errorf("content = %q after a failed write, want it untouched", b)
+	}
+}
+
+func TestJSONRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state", "record.json")
+	type rec struct{ Servers []string }
+	var got rec
+	if found, err := ReadJSON(path, &got); found || err != nil {
+		t.Fatalf("no file: found %v, %v; want false, nil", found, err)
+	}
+	if err := WriteJSON(path, rec{Servers: []string{"192.0.2.53"}}); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]os.FileMode{path: 0o600, filepath.Dir(path): 0o700 | os.ModeDir} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode() != want {
+			t.Errorf("%s: mode %v, want %v", p, fi.Mode(), want)
+		}
+	}
+	if found, err := ReadJSON(path, &got); !found || err != nil || len(got.Servers) != 1 || got.Servers[0] != "192.0.2.53" {
+		t.Errorf("read back: %+v, found %v, %v", got, found, err)
+	}
+	if err := os.WriteFile(path, []byte(`{"Servers": [`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if found, err := ReadJSON(path, &got); !found || err == nil || !strings.Contains(err.Error(), path+" is damaged") {
+		t.Errorf("a damaged record: found %v, %v; want found and an error naming the file", found, err)
 	}
 }

@@ -38,7 +38,6 @@ package browsers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -223,29 +222,21 @@ func Installed(stateDir string) bool {
 func recordPath(stateDir string) string { return filepath.Join(stateDir, RecordFile) }
 
 func loadRecord(stateDir string) (*record, error) {
-	b, err := os.ReadFile(recordPath(stateDir))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading the record of the browsers' original policies: %w", err)
-	}
 	var r record
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("the record of the browsers' original policies, %s, is damaged: %w; put the policy files back by hand and delete it", recordPath(stateDir), err)
+	found, err := atomicfile.ReadJSON(recordPath(stateDir), &r)
+	switch {
+	case err != nil && found:
+		return nil, fmt.Errorf("the record of the browsers' original policies: %w; put the policy files back by hand and delete it", err)
+	case err != nil:
+		return nil, fmt.Errorf("reading the record of the browsers' original policies: %w", err)
+	case !found:
+		return nil, nil
 	}
 	return &r, nil
 }
 
 func saveRecord(stateDir string, r *record) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		return fmt.Errorf("saving the browsers' original policies: %w", err)
-	}
-	if err := atomicfile.WriteFile(recordPath(stateDir), append(b, '\n'), 0o600); err != nil {
+	if err := atomicfile.WriteJSON(recordPath(stateDir), r); err != nil {
 		return fmt.Errorf("saving the browsers' original policies: %w", err)
 	}
 	return nil
